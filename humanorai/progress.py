@@ -1,0 +1,45 @@
+"""Progress lines on the terminal with timings, for training and loading.
+
+One place decides how a stage is announced ("Training GBM… done in 12.3 s"), so `train`, bundle loading
+and the server's start-up look the same. Output goes to stderr, keeping stdout free for results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+
+
+class StageTimer:
+    """Elapsed time of a stage, readable inside and after its ``with`` block."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+
+    def stop(self) -> float:
+        self.seconds = time.perf_counter() - self.started
+        return self.seconds
+
+
+@contextlib.contextmanager
+def stage(message: str) -> Iterator[StageTimer]:
+    """Print ``message…``, run the block, then print how long it took (or that it failed)."""
+    console.print(f"[bold]{message}…[/bold]")
+    timer = StageTimer()
+    try:
+        yield timer
+    except BaseException:
+        console.print(f"  [red]{message} failed after {timer.stop():.1f} s[/red]")
+        raise
+    console.print(f"  done in {timer.stop():.1f} s")
+
+
+def note(message: str) -> None:
+    """A line of information between stages (counts, file sizes, chosen settings)."""
+    console.print(f"  {message}")

@@ -1,0 +1,144 @@
+"""An H2O cluster for training: started here and always shut down, or an existing one by URL.
+
+``h2o.init()`` silently attaches to whatever cluster already listens on port 54321 and leaves the JVM it
+starts running if Python dies. Here the JVM is our own child process: on a free port pair, bound to
+127.0.0.1, shut down in a ``finally`` (errors and Ctrl-C included), and on Linux also killed by the
+kernel if this process dies without running its ``finally`` (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+import h2o  # noqa: E402  (DO_NOT_TRACK must be set before H2O is imported)
+
+logger = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 120.0
+_STOP_TIMEOUT_S = 15.0
+
+
+class ClusterError(Exception):
+    """The H2O cluster could not be started or reached."""
+
+
+def h2o_jar() -> Path:
+    """The H2O server jar shipped inside the ``h2o`` Python package."""
+    return Path(h2o.__file__).parent / "backend" / "bin" / "h2o.jar"
+
+
+def java_executable() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home, "bin", "java") if java_home else None
+    if candidate is not None and candidate.is_file():
+        return str(candidate)
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        path = Path(directory, "java")
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    raise ClusterError("Java not found: install a Java 11–17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
+
+
+@contextlib.contextmanager
+def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g") -> Iterator[str]:
+    """Yield the URL of a connected H2O cluster; a cluster started here is gone when the block exits."""
+    if url is not None:
+        try:
+            h2o.connect(url=url, verbose=False)
+        except Exception as error:  # h2o raises bare H2OConnectionError/requests errors
+            raise ClusterError(f"cannot reach the H2O cluster at {url}: {error}") from error
+        try:
+            yield url
+        finally:
+            h2o.remove_all()
+        return
+    with tempfile.TemporaryDirectory(prefix="humanorai-h2o-") as ice_root:
+        port = _free_port_pair()
+        process = _launch(port, nthreads, max_mem, Path(ice_root))
+        try:
+            local_url = f"http://127.0.0.1:{port}"
+            _wait_until_up(process, local_url, Path(ice_root) / "h2o.log")
+            yield local_url
+        finally:
+            _stop(process)
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 (H2O's internal port) are both free on 127.0.0.1."""
+    for _ in range(100):
+        port = random.randrange(40000, 60000, 2)
+        if _port_free(port) and _port_free(port + 1):
+            return port
+    raise ClusterError("no free port pair found between 40000 and 60000")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _launch(port: int, nthreads: int, max_mem: str, ice_root: Path) -> subprocess.Popen[bytes]:
+    command = [
+        java_executable(), f"-Xmx{max_mem}", "-jar", str(h2o_jar()),
+        "-name", f"humanorai-{os.getpid()}-{port}", "-ip", "127.0.0.1", "-port", str(port),
+        "-nthreads", str(nthreads), "-ice_root", str(ice_root), "-log_dir", str(ice_root),
+        "-allow_unsupported_java",
+    ]
+    log = (ice_root / "h2o.log").open("wb")
+    logger.debug("starting H2O: %s", " ".join(command))
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM the JVM when the Python process that started it dies."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ClusterError(f"the H2O JVM exited with code {process.returncode} while starting:\n{tail}")
+        try:
+            h2o.connect(url=url, verbose=False)
+            return
+        except Exception as error:  # not listening yet
+            last_error = error
+            time.sleep(0.5)
+    raise ClusterError(f"H2O did not come up at {url} within {_START_TIMEOUT_S:.0f} s ({last_error})")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the JVM, escalating to SIGKILL, and wait for it so no process is left behind."""
+    with contextlib.suppress(Exception):
+        h2o.connection().close()
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    logger.debug("H2O JVM %s stopped", process.pid)

@@ -1,0 +1,189 @@
+"""``humanorai train``: from a labelled file to a verified bundle folder.
+
+The bundle is assembled in a staging folder beside the target and renamed into place only when every
+stage succeeded, so a failed or interrupted run never leaves a half-written bundle behind. Test-split
+metrics are computed by loading the staged bundle through the serving engine: the numbers in the
+manifest are those of the path that will serve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from humanorai.bundle import Manifest, MemberEntry, checksums, load_bundle, write_manifest
+from humanorai.engine import Engine
+from humanorai.members import h2o_mojo
+from humanorai.members.context import TFIDF_DIR
+from humanorai.members.tfidf import TfidfFeatures, TfidfParams
+from humanorai.progress import note, stage
+from humanorai.text import TFIDF_DEFAULT
+from humanorai.training.data import Split, load_corpus, split_corpus
+from humanorai.training.h2o_cluster import h2o_cluster
+from humanorai.training.h2o_models import (
+    GENMODEL_JAR,
+    H2O_MEMBERS,
+    H2OSettings,
+    export_mojo,
+    max_f1_threshold,
+    train_member,
+    upload_frame,
+)
+from humanorai.training.metrics import binary_metrics
+
+H2O_DIR = "h2o"
+
+
+class TrainingError(Exception):
+    """Training cannot start or finish; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    data: Path
+    out: Path
+    members: tuple[str, ...] = H2O_MEMBERS
+    text_column: str = "text"
+    label_column: str = "label"
+    group_by: str | None = None
+    group_pattern: str | None = None
+    seed: int = 42
+    valid_fraction: float = 0.15
+    test_fraction: float = 0.15
+    tfidf: TfidfParams = field(default_factory=lambda: TfidfParams(normalization=TFIDF_DEFAULT))
+    h2o: H2OSettings = field(default_factory=H2OSettings)
+    h2o_url: str | None = None
+    overwrite: bool = False
+    command: str = ""
+
+
+def parse_members(value: str) -> tuple[str, ...]:
+    """Parse ``--members`` (comma-separated, any case; ``all`` = every member this version trains)."""
+    names = [name.strip().upper() for name in value.split(",") if name.strip()]
+    if names == ["ALL"]:
+        return H2O_MEMBERS
+    unknown = [name for name in names if name not in H2O_MEMBERS]
+    if unknown or not names:
+        raise TrainingError(f"unknown member(s) {', '.join(unknown) or '(none)'}; choose from "
+                            f"{', '.join(name.lower() for name in H2O_MEMBERS)} or all")
+    return tuple(dict.fromkeys(names))
+
+
+def train_bundle(options: TrainOptions) -> Manifest:
+    """Run every training stage and return the manifest of the bundle written to ``options.out``."""
+    _check_target(options.out, options.overwrite)
+    with stage(f"Reading {options.data}"):
+        corpus = load_corpus(options.data, options.text_column, options.label_column,
+                             options.group_by, options.group_pattern)
+        note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty and "
+             f"{corpus.dropped_duplicates} duplicate texts")
+    with stage("Splitting train/valid/test"):
+        split = split_corpus(corpus, options.valid_fraction, options.test_fraction, options.seed)
+        note(", ".join(f"{part}: {len(getattr(split, part))}" for part in ("train", "valid", "test")))
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{options.out.name}.staging-", dir=options.out.parent))
+    try:
+        manifest = _build(options, split, staging)
+        if options.out.exists():
+            shutil.rmtree(options.out)
+        staging.rename(options.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    note(f"bundle {manifest.bundle_id} written to {options.out}")
+    return manifest
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise TrainingError(f"{out}: folder is not empty; pass --overwrite to replace it")
+
+
+def _build(options: TrainOptions, split: Split, staging: Path) -> Manifest:
+    with stage(f"Fitting TF-IDF ({options.tfidf.max_features} features, "
+               f"{options.tfidf.ngram_range[0]}-{options.tfidf.ngram_range[1]}-grams) on the training split"):
+        tfidf = TfidfFeatures.fit(split.train.texts, options.tfidf)
+        tfidf_files = tfidf.save(staging / TFIDF_DIR)
+        matrices = {part: tfidf.transform(getattr(split, part).texts) for part in ("train", "valid")}
+        note(f"{tfidf.n_features} features")
+    entries, jar_files = _train_h2o_members(options, split, tfidf, matrices, staging)
+    manifest = Manifest(
+        bundle_id="",
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        preprocessing={"tfidf": options.tfidf.to_dict()},
+        members=entries,
+        shared_files=checksums(staging, tfidf_files + jar_files),
+        ensemble={"method": "majority"},
+        training={"data": str(options.data), "rows": len(split.train) + len(split.valid) + len(split.test),
+                  "split": split.summary, "h2o": vars(options.h2o)},
+        command=options.command,
+    )
+    manifest.bundle_id = _bundle_id(manifest)
+    write_manifest(staging, manifest)
+    _evaluate_on_test(staging, manifest, split)
+    write_manifest(staging, manifest)
+    load_bundle(staging)
+    return manifest
+
+
+def _train_h2o_members(options: TrainOptions, split: Split, tfidf: TfidfFeatures,
+                       matrices: dict[str, sp.csr_matrix], staging: Path) -> tuple[list[MemberEntry], list[Path]]:
+    names = tfidf.feature_names()
+    entries: list[MemberEntry] = []
+    jar_files: list[Path] = []
+    with contextlib.ExitStack() as cluster:
+        cluster.callback(note, "H2O cluster released")
+        with stage("Starting H2O" if options.h2o_url is None else f"Connecting to H2O at {options.h2o_url}"):
+            cluster.enter_context(h2o_cluster(options.h2o_url))
+        with stage("Uploading TF-IDF frames to H2O"):
+            train_frame = upload_frame(matrices["train"], names, split.train.labels)
+            valid_frame = upload_frame(matrices["valid"], names, split.valid.labels)
+        for name in options.members:
+            with stage(f"Training {name}"):
+                model = train_member(name, train_frame, valid_frame, names, options.h2o)
+                mojo = staging / H2O_DIR / f"{name}.zip"
+                written = export_mojo(model, mojo, with_genmodel_jar=not jar_files)
+                jar_files.extend(path for path in written if path.name == GENMODEL_JAR)
+                entries.append(MemberEntry(
+                    name=name, kind=h2o_mojo.KIND, files=checksums(staging, [mojo]), threshold=0.5,
+                    metrics={"h2o_max_f1_threshold": round(max_f1_threshold(model, valid_frame), 6)},
+                    options={"mojo": f"{H2O_DIR}/{name}.zip", "genmodel_jar": f"{H2O_DIR}/{GENMODEL_JAR}"},
+                ))
+    return entries, jar_files
+
+
+def _evaluate_on_test(staging: Path, manifest: Manifest, split: Split) -> None:
+    """Score the test split through the serving engine and store each member's and the ensemble's metrics."""
+    with stage(f"Evaluating on the test split ({len(split.test)} texts)"):
+        engine = Engine.load(staging)
+        predictions = engine.predict(split.test.texts)
+        labels = split.test.labels
+        for entry in manifest.members:
+            p_human = np.array([next(v.p_human for v in p.votes if v.member == entry.name) for p in predictions])
+            entry.metrics.update(binary_metrics(labels, p_human, entry.threshold))
+            note(f"{entry.name}: AUC {entry.metrics['roc_auc']:.4f}, F1 {entry.metrics['f1']:.4f}")
+        ensemble_p_human = np.array([p.verdict.p_human for p in predictions])
+        ensemble_labels = np.array([p.verdict.prediction for p in predictions])
+        ensemble_metrics = binary_metrics(labels, ensemble_p_human, predictions=ensemble_labels)
+        manifest.ensemble["test_metrics"] = ensemble_metrics
+        note(f"ensemble (majority): accuracy {ensemble_metrics['accuracy']:.4f}")
+
+
+def _bundle_id(manifest: Manifest) -> str:
+    digest = hashlib.sha256()
+    for path, checksum in sorted(manifest.shared_files.items()):
+        digest.update(f"{path}:{checksum}".encode())
+    for entry in manifest.members:
+        for path, checksum in sorted(entry.files.items()):
+            digest.update(f"{path}:{checksum}".encode())
+    stamp = manifest.created.replace("-", "").replace(":", "").replace("+0000", "Z")
+    return f"humanorai-{stamp}-{digest.hexdigest()[:10]}"

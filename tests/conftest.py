@@ -1,0 +1,61 @@
+"""Session fixtures: one tiny real bundle (real H2O JVM, real MOJOs), trained once from synthetic text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.synthetic import make_rows, write_csv
+
+#: Small but real training settings: seconds, not minutes.
+TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
+                   "--group-pattern", "^syn/([^/]+)/"]
+
+
+def humanorai_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "humanorai", *args]
+
+
+def run_cli(*args: str, input_text: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUMANORAI_BUNDLE": ""}
+    return subprocess.run(humanorai_command(*args), input=input_text, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def h2o_jvm_pids() -> set[int]:
+    """PIDs of running H2O server JVMs (the training cluster), read from /proc."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"h2o.jar") for part in command) and b"-jar" in command:
+            pids.add(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="session")
+def corpus_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_csv(tmp_path_factory.mktemp("data") / "corpus.csv", make_rows(480))
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> tuple[Path, subprocess.CompletedProcess[str], set[int]]:
+    """Run ``humanorai train`` as a user would; keep its output and the JVMs alive before it."""
+    jvms_before = h2o_jvm_pids()
+    bundle = tmp_path_factory.mktemp("bundles") / "tiny"
+    result = run_cli("train", str(corpus_csv), "--out", str(bundle), *TINY_TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    return bundle, result, jvms_before
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(trained_bundle: tuple[Path, subprocess.CompletedProcess[str], set[int]]) -> Path:
+    return trained_bundle[0]
