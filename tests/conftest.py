@@ -11,6 +11,9 @@ import pytest
 
 from tests.synthetic import make_rows, write_csv
 
+#: The bundle folder, the finished ``humanorai train`` process, and the H2O JVMs running before it started.
+TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
+
 #: Small but real training settings: seconds, not minutes.
 TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
                    "--group-pattern", "^syn/([^/]+)/"]
@@ -47,7 +50,7 @@ def corpus_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> tuple[Path, subprocess.CompletedProcess[str], set[int]]:
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> TrainRun:
     """Run ``humanorai train`` as a user would; keep its output and the JVMs alive before it."""
     jvms_before = h2o_jvm_pids()
     bundle = tmp_path_factory.mktemp("bundles") / "tiny"
@@ -57,5 +60,5 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(trained_bundle: tuple[Path, subprocess.CompletedProcess[str], set[int]]) -> Path:
+def tiny_bundle(trained_bundle: TrainRun) -> Path:
     return trained_bundle[0]

@@ -11,13 +11,113 @@ import csv
 import random
 from pathlib import Path
 
-SHARED = ("the a of to and in that is for it with as was on be by this are from or at have an not they "
-          "which one you were all we there been has more if will would about their what so can when who "
-          "people time world work study city water music game market report data school health team").split()
-HUMAN_STYLE = ("honestly kinda yeah I my lol guess pretty stuff maybe really gonna anyway weird totally "
-               "dunno super awesome ok basically literally tbh").split()
-AI_STYLE = ("furthermore moreover additionally crucial delve comprehensive significant overall notably "
-            "landscape leverage robust ensure foster pivotal realm insights multifaceted essential").split()
+SHARED = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "that",
+    "is",
+    "for",
+    "it",
+    "with",
+    "as",
+    "was",
+    "on",
+    "be",
+    "by",
+    "this",
+    "are",
+    "from",
+    "or",
+    "at",
+    "have",
+    "an",
+    "not",
+    "they",
+    "which",
+    "one",
+    "you",
+    "were",
+    "all",
+    "we",
+    "there",
+    "been",
+    "has",
+    "more",
+    "if",
+    "will",
+    "would",
+    "about",
+    "their",
+    "what",
+    "so",
+    "can",
+    "when",
+    "who",
+    "people",
+    "time",
+    "world",
+    "work",
+    "study",
+    "city",
+    "water",
+    "music",
+    "game",
+    "market",
+    "report",
+    "data",
+    "school",
+    "health",
+    "team",
+]
+HUMAN_STYLE = [
+    "honestly",
+    "kinda",
+    "yeah",
+    "I",
+    "my",
+    "lol",
+    "guess",
+    "pretty",
+    "stuff",
+    "maybe",
+    "really",
+    "gonna",
+    "anyway",
+    "weird",
+    "totally",
+    "dunno",
+    "super",
+    "awesome",
+    "ok",
+    "basically",
+    "literally",
+    "tbh",
+]
+AI_STYLE = [
+    "furthermore",
+    "moreover",
+    "additionally",
+    "crucial",
+    "delve",
+    "comprehensive",
+    "significant",
+    "overall",
+    "notably",
+    "landscape",
+    "leverage",
+    "robust",
+    "ensure",
+    "foster",
+    "pivotal",
+    "realm",
+    "insights",
+    "multifaceted",
+    "essential",
+]
 TOPICS = ("sports", "cooking", "finance", "travel", "science", "history")
 
 
@@ -32,7 +132,7 @@ def make_text(rng: random.Random, human: bool, words: int) -> str:
     sentences, start = [], 0
     while start < len(tokens):
         length = rng.randint(6, 14)
-        sentence = " ".join(tokens[start:start + length])
+        sentence = " ".join(tokens[start : start + length])
         sentences.append(sentence[:1].upper() + sentence[1:] + rng.choice([".", ".", "!", "?"] if human else ["."]))
         start += length
     return " ".join(sentences)
@@ -45,8 +145,13 @@ def make_rows(count: int, seed: int = 7) -> list[dict[str, str]]:
     for index in range(count):
         human = index % 2 == 0
         topic = TOPICS[(index // 2) % len(TOPICS)]
-        rows.append({"text": make_text(rng, human, rng.randint(40, 120)), "label": "1" if human else "0",
-                     "source": f"syn/{topic}/{'human' if human else 'model'}"})
+        rows.append(
+            {
+                "text": make_text(rng, human, rng.randint(40, 120)),
+                "label": "1" if human else "0",
+                "source": f"syn/{topic}/{'human' if human else 'model'}",
+            }
+        )
     return rows
 
 

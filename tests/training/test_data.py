@@ -1,7 +1,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from humanorai.training.data import DataError, load_corpus, split_corpus

@@ -1,0 +1,85 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from humanorai.bundle import MANIFEST_FILE, BundleError, Manifest, load_bundle, read_manifest, write_manifest
+
+pytestmark = pytest.mark.slow
+
+
+def listed_files(bundle: Path) -> list[str]:
+    manifest = read_manifest(bundle)
+    files = list(manifest.shared_files)
+    for entry in manifest.members:
+        files.extend(entry.files)
+    return files
+
+
+def test_manifest_round_trip(tiny_bundle: Path, tmp_path: Path) -> None:
+    manifest = load_bundle(tiny_bundle)
+    write_manifest(tmp_path, manifest)
+    again = read_manifest(tmp_path)
+    assert again == manifest
+    assert Manifest.from_dict(json.loads((tmp_path / MANIFEST_FILE).read_text())).to_dict() == manifest.to_dict()
+
+
+def test_manifest_records_what_design_asks_for(tiny_bundle: Path) -> None:
+    data = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    assert data["schema_version"] == 1
+    assert data["label_map"] == {"1": "HUMAN", "0": "AI"}
+    assert data["bundle_id"].startswith("humanorai-")
+    assert data["preprocessing"]["tfidf"]["normalization"]["version"] == 1
+    assert data["command"].startswith("humanorai train ")
+    assert [member["name"] for member in data["members"]] == ["DRF", "GBM", "GLM"]
+    for member in data["members"]:
+        assert member["threshold"] == 0.5
+        assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} <= set(member["metrics"])
+        assert all(len(digest) == 64 for digest in member["files"].values())
+    assert set(data["shared_files"]) == {"tfidf/vocabulary.json", "tfidf/idf.npz", "tfidf/params.json",
+                                         "h2o/h2o-genmodel.jar"}
+    assert data["training"]["split"]["grouped"] is True
+
+
+def test_every_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
+    on_disk = {path.relative_to(tiny_bundle).as_posix() for path in tiny_bundle.rglob("*") if path.is_file()}
+    assert on_disk == set(listed_files(tiny_bundle)) | {MANIFEST_FILE}
+    assert not [name for name in on_disk if name.endswith((".pkl", ".pickle", ".joblib"))]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_a_flipped_byte_in_any_file_is_refused_naming_the_file(tiny_bundle: Path, tmp_path: Path, index: int) -> None:
+    files = sorted(listed_files(tiny_bundle))
+    assert len(files) == 7
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    target = copy / files[index]
+    content = bytearray(target.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    target.write_bytes(bytes(content))
+    with pytest.raises(BundleError, match=f"^{files[index]}: sha256 mismatch"):
+        load_bundle(copy)
+
+
+def test_missing_file_and_other_schema_are_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "h2o" / "GBM.zip").unlink()
+    with pytest.raises(BundleError, match="^h2o/GBM.zip: listed in manifest.json but missing"):
+        load_bundle(copy)
+    data = json.loads((copy / MANIFEST_FILE).read_text())
+    data["schema_version"] = 99
+    (copy / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="schema version 99"):
+        load_bundle(copy)
+
+
+def test_not_a_bundle(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="no such bundle folder"):
+        load_bundle(tmp_path / "nowhere")
+    with pytest.raises(BundleError, match="manifest.json: missing"):
+        load_bundle(tmp_path)
+    (tmp_path / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(tmp_path)

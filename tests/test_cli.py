@@ -1,0 +1,112 @@
+"""The ``humanorai`` command as a user runs it: a real subprocess, real bundle, real JVMs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_TRAIN_ARGS, TrainRun, h2o_jvm_pids, humanorai_command, run_cli
+from tests.synthetic import make_rows, write_csv
+
+pytestmark = pytest.mark.slow
+SAMPLE = make_rows(3, seed=99)[0]["text"]
+
+
+def test_train_reports_every_stage_and_leaves_no_jvm(trained_bundle: TrainRun) -> None:
+    _, result, jvms_before = trained_bundle
+    for stage in ("Reading", "Splitting", "Fitting TF-IDF", "Starting H2O", "Training DRF", "Training GBM",
+                  "Training GLM", "Evaluating on the test split"):
+        assert stage in result.stderr
+    assert "done in" in result.stderr and "Traceback" not in result.stderr
+    assert h2o_jvm_pids() <= jvms_before
+
+
+def test_predict_json_has_the_api_shape(tiny_bundle: Path) -> None:
+    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer["individual_results"]) == {"DRF", "GBM", "GLM"}
+    for member in answer["individual_results"].values():
+        assert member["label"] == ("HUMAN" if member["prediction"] == 1 else "AI")
+        assert 50.0 <= member["confidence"] <= 100.0
+    ensemble = answer["ensemble"]
+    votes = sum(member["prediction"] for member in answer["individual_results"].values())
+    assert (ensemble["vote_count"], ensemble["total_models"], ensemble["method"]) == (votes, 3, "majority")
+    assert ensemble["prediction"] == (1 if votes >= 2 else 0)
+    assert {"tfidf", "DRF", "GBM", "GLM", "total"} <= set(answer["timings_ms"])
+    assert answer["bundle"].startswith("humanorai-")
+
+
+def test_predict_table_from_file_and_stdin_agree(tiny_bundle: Path, tmp_path: Path) -> None:
+    path = tmp_path / "text.txt"
+    path.write_text(SAMPLE, encoding="utf-8")
+    from_file = run_cli("predict", "-f", str(path), "--bundle", str(tiny_bundle))
+    from_stdin = run_cli("predict", "-", "--bundle", str(tiny_bundle), input_text=SAMPLE)
+    assert from_file.returncode == from_stdin.returncode == 0
+    for name in ("DRF", "GBM", "GLM", "ensemble (majority)", "models say HUMAN"):
+        assert name in from_file.stdout
+    strip_times = [line.rsplit("│", 2)[0] for line in from_file.stdout.splitlines()]
+    assert strip_times == [line.rsplit("│", 2)[0] for line in from_stdin.stdout.splitlines()]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["predict", "   "], "text 0 is empty"),
+    (["predict"], "give exactly one of TEXT"),
+    (["predict", "hello", "--bundle", "/nonexistent"], "no such bundle folder"),
+])
+def test_predict_errors_are_one_line_without_traceback(args: list[str], message: str, tiny_bundle: Path) -> None:
+    if "--bundle" not in args:
+        args = [*args, "--bundle", str(tiny_bundle)]
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_without_a_bundle_says_how_to_get_one() -> None:
+    result = run_cli("predict", "some text")
+    assert result.returncode == 2
+    assert "humanorai train DATA --out DIR" in result.stderr
+
+
+def test_train_errors_are_clear(tmp_path: Path, corpus_csv: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nok,1\nnot ok,robot\n")
+    result = run_cli("train", str(bad), "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "row 3: label 'robot'" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "drf,svm")
+    assert result.returncode == 2 and "unknown member(s) SVM" in result.stderr
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    result = run_cli("train", str(corpus_csv), "--out", str(occupied))
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert (occupied / "keep.txt").read_text() == "mine"
+
+
+def test_ctrl_c_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "big.csv", make_rows(900, seed=5))
+    out = tmp_path / "interrupted"
+    jvms_before = h2o_jvm_pids()
+    process = subprocess.Popen(humanorai_command("train", str(data), "--out", str(out), *TINY_TRAIN_ARGS),
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "Training DRF" in line:
+            break
+    assert h2o_jvm_pids() - jvms_before, "the training cluster should be running now"
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 130
+    assert "no bundle was written" in rest and "Traceback" not in rest
+    assert not out.exists()
+    assert not list(tmp_path.glob(".interrupted.staging-*"))
+    deadline = time.monotonic() + 20
+    while h2o_jvm_pids() - jvms_before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not h2o_jvm_pids() - jvms_before

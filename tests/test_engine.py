@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humanorai.engine import Engine, InputError
+from humanorai.labels import HUMAN
+from humanorai.training.metrics import binary_metrics
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+TEXTS = [row["text"] for row in make_rows(40, seed=21)]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_bundle: Path) -> Engine:
+    return Engine.load(tiny_bundle)
+
+
+def test_every_member_is_loaded(engine: Engine) -> None:
+    assert [member.name for member in engine.members] == ["DRF", "GBM", "GLM"]
+    assert engine.unavailable == {}
+
+
+def test_verdict_is_the_majority_of_member_votes(engine: Engine) -> None:
+    for prediction in engine.predict(TEXTS):
+        human_votes = sum(vote.p_human >= 0.5 for vote in prediction.votes)
+        assert prediction.verdict.vote_count == human_votes
+        assert (prediction.verdict.prediction == HUMAN) == (human_votes >= 2)
+        assert prediction.verdict.p_human == pytest.approx(np.mean([vote.p_human for vote in prediction.votes]))
+
+
+def test_a_batch_gives_the_same_results_as_one_text_at_a_time(engine: Engine) -> None:
+    together = engine.predict(TEXTS)
+    alone = [engine.predict([text])[0] for text in TEXTS]
+    assert [p.votes for p in together] == [p.votes for p in alone]
+
+
+def test_the_engine_separates_the_classes(engine: Engine) -> None:
+    held_out = make_rows(200, seed=1234)
+    p_human = np.array([p.verdict.p_human for p in engine.predict([row["text"] for row in held_out])])
+    labels = np.array([int(row["label"]) for row in held_out])
+    assert binary_metrics(labels, p_human)["roc_auc"] > 0.8
+
+
+@pytest.mark.parametrize(("texts", "message"), [
+    ([], "no text given"), (["fine", "  "], "text 1 is empty"), (["fine", 3], "text 1 is a int"),
+    ("a bare string", "single string"),
+])
+def test_bad_input_is_an_input_error(engine: Engine, texts: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        engine.predict(texts)  # type: ignore[arg-type]
