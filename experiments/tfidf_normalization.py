@@ -22,8 +22,8 @@ from humanorai.members.tfidf import TfidfFeatures, TfidfParams
 from humanorai.text import NormalizationSpec
 
 CANDIDATES = {
-    "case kept, punctuation split": NormalizationSpec(lowercase=False, punctuation="split"),
     "lower, punctuation split": NormalizationSpec(lowercase=True, punctuation="split"),
+    "case kept, punctuation split": NormalizationSpec(lowercase=False, punctuation="split"),
     "lower, punctuation stripped": NormalizationSpec(lowercase=True, punctuation="strip"),
     "lower, stripped, lemmatised (original training)": NormalizationSpec(
         lowercase=True, punctuation="strip", lemmatize=True
@@ -39,7 +39,9 @@ def main(corpus: Path) -> None:
     domains = frame["source"].str.split("/").str[1].to_numpy()
     folds = list(GroupKFold(n_splits=5).split(texts, labels, domains))
     print(f"{len(texts)} texts, {len(set(domains))} domains, 5 folds grouped by domain\n")
-    print("| normalisation | mean AUC | std | min AUC | transform ms/text |\n|---|---|---|---|---|")
+    print("| normalisation | mean AUC | std | min AUC | paired Δ vs first (mean ± std) | transform ms/text |")
+    print("|---|---|---|---|---|---|")
+    baseline: list[float] | None = None
     for name, spec in CANDIDATES.items():
         aucs = []
         for train_index, valid_index in folds:
@@ -53,8 +55,10 @@ def main(corpus: Path) -> None:
         for text in sample:
             features.transform([text])
         per_text_ms = 1000 * (time.perf_counter() - started) / len(sample)
-        print(f"| {name} | {np.mean(aucs):.4f} | {np.std(aucs):.4f} | {np.min(aucs):.4f} | {per_text_ms:.2f} |",
-              flush=True)
+        baseline = aucs if baseline is None else baseline
+        delta = np.array(aucs) - np.array(baseline)
+        print(f"| {name} | {np.mean(aucs):.4f} | {np.std(aucs):.4f} | {np.min(aucs):.4f} "
+              f"| {np.mean(delta):+.4f} ± {np.std(delta):.4f} | {per_text_ms:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

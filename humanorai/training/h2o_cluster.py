@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import logging
 import os
 import random
@@ -58,7 +59,7 @@ def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g")
     """Yield the URL of a connected H2O cluster; a cluster started here is gone when the block exits."""
     if url is not None:
         try:
-            h2o.connect(url=url, verbose=False)
+            _connect(url)
         except Exception as error:  # h2o raises bare H2OConnectionError/requests errors
             raise ClusterError(f"cannot reach the H2O cluster at {url}: {error}") from error
         try:
@@ -75,6 +76,12 @@ def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g")
             yield local_url
         finally:
             _stop(process)
+
+
+def _connect(url: str) -> None:
+    """Connect quietly: h2o prints an "is old" notice to stdout on every connect, which is no news here."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        h2o.connect(url=url, verbose=False)
 
 
 def _free_port_pair() -> int:
@@ -122,7 +129,7 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
             tail = log_path.read_text(errors="replace")[-2000:]
             raise ClusterError(f"the H2O JVM exited with code {process.returncode} while starting:\n{tail}")
         try:
-            h2o.connect(url=url, verbose=False)
+            _connect(url)
             return
         except Exception as error:  # not listening yet
             last_error = error
