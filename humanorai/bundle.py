@@ -13,14 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from humanorai.errors import BundleError
 from humanorai.labels import LABEL_MAP
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-
-
-class BundleError(Exception):
-    """A bundle cannot be used: missing, unreadable, of another schema, or a file fails its checksum."""
 
 
 @dataclass

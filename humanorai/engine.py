@@ -15,22 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from humanorai.bundle import BundleError, Manifest, MemberEntry, load_bundle
+from humanorai.bundle import Manifest, MemberEntry, load_bundle
 from humanorai.ensemble import Verdict, Vote, confidence_percent, majority_vote
+from humanorai.errors import BundleError, InputError
 from humanorai.labels import label_name
 from humanorai.members.base import Member, TextBatch
-from humanorai.members.context import BundleContext
+from humanorai.members.context import BundleContext, TransformerRuntime
 from humanorai.members.h2o_mojo import tfidf_matrix
 from humanorai.progress import stage
 
 logger = logging.getLogger(__name__)
 
 #: Member kind (as the manifest names it) → module with a ``load_member(context, entry)`` function.
-MEMBER_MODULES = {"h2o-mojo": "humanorai.members.h2o_mojo"}
-
-
-class InputError(ValueError):
-    """The texts given to the engine cannot be scored; the message says why."""
+MEMBER_MODULES = {"h2o-mojo": "humanorai.members.h2o_mojo", "transformer": "humanorai.members.transformer"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,8 @@ class Prediction:
     timings_ms: dict[str, float]
     bundle_id: str
     unavailable: list[str] = field(default_factory=list)
+    #: Member name → how many windows of the text it scored (transformers; 1 unless the text is long).
+    windows: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +64,7 @@ class Prediction:
                 "method": self.verdict.method,
             },
             "timings_ms": {name: round(value, 3) for name, value in self.timings_ms.items()},
+            "windows": dict(self.windows),
             "bundle": self.bundle_id,
             "unavailable_models": list(self.unavailable),
         }
@@ -82,11 +82,11 @@ class Engine:
         self.unavailable = unavailable
 
     @classmethod
-    def load(cls, root: Path) -> Engine:
+    def load(cls, root: Path, transformer_runtime: TransformerRuntime | None = None) -> Engine:
         """Verify the bundle at ``root`` and load its members, one progress line each."""
         with stage(f"Verifying bundle {root}"):
             manifest = load_bundle(root)
-        context = BundleContext(root, manifest)
+        context = BundleContext(root, manifest, transformer_runtime)
         members: list[Member] = []
         unavailable: dict[str, str] = {}
         for entry in manifest.members:
@@ -118,9 +118,11 @@ class Engine:
         for index in range(len(batch)):
             votes = [Vote(member.name, float(p_human_by_member[member.name][index]), member.threshold)
                      for member in self.members]
+            windows = {member: int(values[index]) for (member, key), values in batch.annotations.items()
+                       if key == "windows"}
             predictions.append(Prediction(votes=votes, verdict=majority_vote(votes), timings_ms=timings_ms,
                                           bundle_id=self.manifest.bundle_id,
-                                          unavailable=sorted(self.unavailable)))
+                                          unavailable=sorted(self.unavailable), windows=windows))
         return predictions
 
 

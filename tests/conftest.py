@@ -16,7 +16,7 @@ TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
 
 #: Small but real training settings: seconds, not minutes.
 TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
-                   "--group-pattern", "^syn/([^/]+)/"]
+                   "--group-pattern", "^syn/([^/]+)/", "--preset", "tiny", "--max-length", "128", "--epochs", "3"]
 
 
 def humanorai_command(*args: str) -> list[str]:

@@ -32,14 +32,19 @@ def test_manifest_records_what_design_asks_for(tiny_bundle: Path) -> None:
     assert data["bundle_id"].startswith("humanorai-")
     assert data["preprocessing"]["tfidf"]["normalization"]["version"] == 1
     assert data["command"].startswith("humanorai train ")
-    assert [member["name"] for member in data["members"]] == ["DRF", "GBM", "GLM"]
+    assert [member["name"] for member in data["members"]] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
     for member in data["members"]:
         assert member["threshold"] == 0.5
         assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} <= set(member["metrics"])
+        assert member["metrics"]["roc_auc"] > 0.8
         assert all(len(digest) == 64 for digest in member["files"].values())
     assert set(data["shared_files"]) == {"tfidf/vocabulary.json", "tfidf/idf.npz", "tfidf/params.json",
                                          "h2o/h2o-genmodel.jar"}
     assert data["training"]["split"]["grouped"] is True
+    for folder in ("bert", "roberta"):
+        member_files = next(m["files"] for m in data["members"] if m["options"].get("folder") == folder)
+        assert {f"{folder}/{name}" for name in ("config.json", "model.safetensors", "tokenizer.json",
+                                                "model.onnx", "model.int8.onnx")} <= set(member_files)
 
 
 def test_every_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
@@ -48,10 +53,13 @@ def test_every_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
     assert not [name for name in on_disk if name.endswith((".pkl", ".pickle", ".joblib"))]
 
 
-@pytest.mark.parametrize("index", range(7))
+FILE_COUNT = 7 + 2 * 6  # TF-IDF (3), jar, 3 MOJOs; per transformer: HF config, tokenizer (2), weights, 2 ONNX
+
+
+@pytest.mark.parametrize("index", range(FILE_COUNT))
 def test_a_flipped_byte_in_any_file_is_refused_naming_the_file(tiny_bundle: Path, tmp_path: Path, index: int) -> None:
     files = sorted(listed_files(tiny_bundle))
-    assert len(files) == 7
+    assert len(files) == FILE_COUNT
     copy = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, copy)
     target = copy / files[index]

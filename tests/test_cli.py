@@ -21,7 +21,8 @@ SAMPLE = make_rows(3, seed=99)[0]["text"]
 def test_train_reports_every_stage_and_leaves_no_jvm(trained_bundle: TrainRun) -> None:
     _, result, jvms_before = trained_bundle
     for stage in ("Reading", "Splitting", "Fitting TF-IDF", "Starting H2O", "Training DRF", "Training GBM",
-                  "Training GLM", "Evaluating on the test split"):
+                  "Training GLM", "Training BERT", "Exporting BERT to ONNX", "Training RoBERTa",
+                  "Evaluating on the test split"):
         assert stage in result.stderr
     assert "done in" in result.stderr and "Traceback" not in result.stderr
     assert h2o_jvm_pids() <= jvms_before
@@ -31,15 +32,16 @@ def test_predict_json_has_the_api_shape(tiny_bundle: Path) -> None:
     result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer["individual_results"]) == {"DRF", "GBM", "GLM"}
+    assert set(answer["individual_results"]) == {"DRF", "GBM", "GLM", "BERT", "RoBERTa"}
     for member in answer["individual_results"].values():
         assert member["label"] == ("HUMAN" if member["prediction"] == 1 else "AI")
         assert 50.0 <= member["confidence"] <= 100.0
     ensemble = answer["ensemble"]
     votes = sum(member["prediction"] for member in answer["individual_results"].values())
-    assert (ensemble["vote_count"], ensemble["total_models"], ensemble["method"]) == (votes, 3, "majority")
-    assert ensemble["prediction"] == (1 if votes >= 2 else 0)
-    assert {"tfidf", "DRF", "GBM", "GLM", "total"} <= set(answer["timings_ms"])
+    assert (ensemble["vote_count"], ensemble["total_models"], ensemble["method"]) == (votes, 5, "majority")
+    assert ensemble["prediction"] == (1 if votes >= 3 else 0)
+    assert {"tfidf", "DRF", "GBM", "GLM", "BERT", "RoBERTa", "total"} <= set(answer["timings_ms"])
+    assert answer["windows"] == {"BERT": 1, "RoBERTa": 1}
     assert answer["bundle"].startswith("humanorai-")
 
 
@@ -49,10 +51,16 @@ def test_predict_table_from_file_and_stdin_agree(tiny_bundle: Path, tmp_path: Pa
     from_file = run_cli("predict", "-f", str(path), "--bundle", str(tiny_bundle))
     from_stdin = run_cli("predict", "-", "--bundle", str(tiny_bundle), input_text=SAMPLE)
     assert from_file.returncode == from_stdin.returncode == 0
-    for name in ("DRF", "GBM", "GLM", "ensemble (majority)", "models say HUMAN"):
+    for name in ("DRF", "GBM", "GLM", "BERT", "RoBERTa", "ensemble (majority)", "models say HUMAN"):
         assert name in from_file.stdout
-    strip_times = [line.rsplit("│", 2)[0] for line in from_file.stdout.splitlines()]
-    assert strip_times == [line.rsplit("│", 2)[0] for line in from_stdin.stdout.splitlines()]
+    assert table_cells(from_file.stdout) == table_cells(from_stdin.stdout)
+    assert len(table_cells(from_file.stdout)) == 6  # five models and the ensemble
+
+
+def table_cells(output: str) -> list[list[str]]:
+    """Model, verdict, confidence and p_human of each table row (timings differ run to run)."""
+    rows = [[cell.strip() for cell in line.split("│")[1:5]] for line in output.splitlines() if "│" in line]
+    return [row for row in rows if row[0] and row[0] != "model"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

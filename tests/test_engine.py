@@ -18,7 +18,7 @@ def engine(tiny_bundle: Path) -> Engine:
 
 
 def test_every_member_is_loaded(engine: Engine) -> None:
-    assert [member.name for member in engine.members] == ["DRF", "GBM", "GLM"]
+    assert [member.name for member in engine.members] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
     assert engine.unavailable == {}
 
 
@@ -26,14 +26,19 @@ def test_verdict_is_the_majority_of_member_votes(engine: Engine) -> None:
     for prediction in engine.predict(TEXTS):
         human_votes = sum(vote.p_human >= 0.5 for vote in prediction.votes)
         assert prediction.verdict.vote_count == human_votes
-        assert (prediction.verdict.prediction == HUMAN) == (human_votes >= 2)
+        assert (prediction.verdict.prediction == HUMAN) == (human_votes >= 3)
         assert prediction.verdict.p_human == pytest.approx(np.mean([vote.p_human for vote in prediction.votes]))
 
 
 def test_a_batch_gives_the_same_results_as_one_text_at_a_time(engine: Engine) -> None:
     together = engine.predict(TEXTS)
     alone = [engine.predict([text])[0] for text in TEXTS]
-    assert [p.votes for p in together] == [p.votes for p in alone]
+    for batched, single in zip(together, alone, strict=True):
+        for vote_in_batch, vote_alone in zip(batched.votes, single.votes, strict=True):
+            # MOJOs score row by row: identical. INT8 ONNX quantises activations per batch, so padding
+            # moves the scale a little (FP32 padding invariance is asserted to 1e-5 in test_transformer).
+            tolerance = 0.0 if vote_alone.member in ("DRF", "GBM", "GLM") else 0.02
+            assert abs(vote_in_batch.p_human - vote_alone.p_human) <= tolerance
 
 
 def test_the_engine_separates_the_classes(engine: Engine) -> None:

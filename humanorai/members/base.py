@@ -23,6 +23,8 @@ class TextBatch:
         self.texts = list(texts)
         self._shared: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: (member name, key) → one value per text, e.g. how many windows a transformer scored.
+        self.annotations: dict[tuple[str, str], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -33,6 +35,11 @@ class TextBatch:
             if key not in self._shared:
                 self._shared[key] = compute(self.texts)
             return self._shared[key]
+
+
+    def annotate(self, member: str, key: str, values: np.ndarray) -> None:
+        """Attach per-text facts a member wants reported next to its ``p_human``."""
+        self.annotations[(member, key)] = values
 
 
 class Member(ABC):

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from humanorai.bundle import MemberEntry
+from humanorai.errors import MojoError
 from humanorai.labels import HUMAN
 from humanorai.members.base import Member, TextBatch
 from humanorai.members.context import BundleContext
@@ -35,10 +36,6 @@ KIND = "h2o-mojo"
 TFIDF_SHARED_KEY = "tfidf"
 _WARMUP_ROWS = 200
 _jvm_lock = threading.Lock()
-
-
-class MojoError(Exception):
-    """A MOJO cannot be loaded or does not fit the bundle's TF-IDF features."""
 
 
 def ensure_jvm(genmodel_jar: Path) -> None:

@@ -17,11 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from humanorai.errors import DataError
 from humanorai.labels import parse_label
-
-
-class DataError(Exception):
-    """The training data cannot be used; the message says which file, row or column."""
 
 
 @dataclass(frozen=True)

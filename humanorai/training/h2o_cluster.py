@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from humanorai.errors import ClusterError
+
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import h2o  # noqa: E402  (DO_NOT_TRACK must be set before H2O is imported)
@@ -31,10 +33,6 @@ logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 15.0
-
-
-class ClusterError(Exception):
-    """The H2O cluster could not be started or reached."""
 
 
 def h2o_jar() -> Path:

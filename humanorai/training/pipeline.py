@@ -21,12 +21,14 @@ import scipy.sparse as sp
 
 from humanorai.bundle import Manifest, MemberEntry, checksums, load_bundle, write_manifest
 from humanorai.engine import Engine
-from humanorai.members import h2o_mojo
+from humanorai.errors import TrainingError
+from humanorai.members import h2o_mojo, transformer
 from humanorai.members.context import TFIDF_DIR
 from humanorai.members.tfidf import TfidfFeatures, TfidfParams
 from humanorai.progress import note, stage
-from humanorai.text import TFIDF_DEFAULT
+from humanorai.text import RAW, TFIDF_DEFAULT, normalize
 from humanorai.training.data import Split, load_corpus, split_corpus
+from humanorai.training.export import export_onnx
 from humanorai.training.h2o_cluster import h2o_cluster
 from humanorai.training.h2o_models import (
     GENMODEL_JAR,
@@ -38,19 +40,42 @@ from humanorai.training.h2o_models import (
     upload_frame,
 )
 from humanorai.training.metrics import binary_metrics
+from humanorai.training.transformers import (
+    DISPLAY_NAMES,
+    PRESETS,
+    PRETRAINED_LEARNING_RATE,
+    TRANSFORMER_MEMBERS,
+    FineTuneSettings,
+    build_from_preset,
+    fine_tune,
+    load_base,
+    save_hf,
+)
 
 H2O_DIR = "h2o"
 
 
-class TrainingError(Exception):
-    """Training cannot start or finish; the message says what to change."""
+ALL_MEMBERS = (*H2O_MEMBERS, *TRANSFORMER_MEMBERS)
+
+
+@dataclass(frozen=True)
+class TransformerOptions:
+    """Where the transformers start from and how they are fine-tuned."""
+
+    preset: str = "small"
+    bert_base: str | None = None
+    roberta_base: str | None = None
+    fine_tune: FineTuneSettings = field(default_factory=FineTuneSettings)
+
+    def base(self, member: str) -> str | None:
+        return self.bert_base if member == "BERT" else self.roberta_base
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     data: Path
     out: Path
-    members: tuple[str, ...] = H2O_MEMBERS
+    members: tuple[str, ...] = ALL_MEMBERS
     text_column: str = "text"
     label_column: str = "label"
     group_by: str | None = None
@@ -61,20 +86,21 @@ class TrainOptions:
     tfidf: TfidfParams = field(default_factory=lambda: TfidfParams(normalization=TFIDF_DEFAULT))
     h2o: H2OSettings = field(default_factory=H2OSettings)
     h2o_url: str | None = None
+    transformers: TransformerOptions = field(default_factory=TransformerOptions)
     overwrite: bool = False
     command: str = ""
 
 
 def parse_members(value: str) -> tuple[str, ...]:
-    """Parse ``--members`` (comma-separated, any case; ``all`` = every member this version trains)."""
+    """Parse ``--members`` (comma-separated, any case; ``all`` = all five)."""
     names = [name.strip().upper() for name in value.split(",") if name.strip()]
     if names == ["ALL"]:
-        return H2O_MEMBERS
-    unknown = [name for name in names if name not in H2O_MEMBERS]
+        return ALL_MEMBERS
+    unknown = [name for name in names if name not in ALL_MEMBERS]
     if unknown or not names:
         raise TrainingError(f"unknown member(s) {', '.join(unknown) or '(none)'}; choose from "
-                            f"{', '.join(name.lower() for name in H2O_MEMBERS)} or all")
-    return tuple(dict.fromkeys(names))
+                            f"{', '.join(name.lower() for name in ALL_MEMBERS)} or all")
+    return tuple(name for name in ALL_MEMBERS if name in names)
 
 
 def train_bundle(options: TrainOptions) -> Manifest:
@@ -109,22 +135,27 @@ def _check_target(out: Path, overwrite: bool) -> None:
 
 
 def _build(options: TrainOptions, split: Split, staging: Path) -> Manifest:
-    with stage(f"Fitting TF-IDF ({options.tfidf.max_features} features, "
-               f"{options.tfidf.ngram_range[0]}-{options.tfidf.ngram_range[1]}-grams) on the training split"):
-        tfidf = TfidfFeatures.fit(split.train.texts, options.tfidf)
-        tfidf_files = tfidf.save(staging / TFIDF_DIR)
-        matrices = {part: tfidf.transform(getattr(split, part).texts) for part in ("train", "valid")}
-        note(f"{tfidf.n_features} features")
-    entries, jar_files = _train_h2o_members(options, split, tfidf, matrices, staging)
+    entries: list[MemberEntry] = []
+    shared_files: list[Path] = []
+    preprocessing: dict[str, object] = {}
+    if any(name in H2O_MEMBERS for name in options.members):
+        h2o_entries, h2o_shared = _build_classical(options, split, staging)
+        entries += h2o_entries
+        shared_files += h2o_shared
+        preprocessing["tfidf"] = options.tfidf.to_dict()
+    entries += [_train_transformer(name, options, split, staging)
+                for name in TRANSFORMER_MEMBERS if name in options.members]
     manifest = Manifest(
         bundle_id="",
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        preprocessing={"tfidf": options.tfidf.to_dict()},
+        preprocessing=preprocessing,
         members=entries,
-        shared_files=checksums(staging, tfidf_files + jar_files),
+        shared_files=checksums(staging, shared_files),
         ensemble={"method": "majority"},
         training={"data": str(options.data), "rows": len(split.train) + len(split.valid) + len(split.test),
-                  "split": split.summary, "h2o": vars(options.h2o)},
+                  "split": split.summary, "h2o": vars(options.h2o),
+                  "transformers": {"preset": options.transformers.preset,
+                                   **vars(options.transformers.fine_tune)}},
         command=options.command,
     )
     manifest.bundle_id = _bundle_id(manifest)
@@ -133,6 +164,46 @@ def _build(options: TrainOptions, split: Split, staging: Path) -> Manifest:
     write_manifest(staging, manifest)
     load_bundle(staging)
     return manifest
+
+
+def _build_classical(options: TrainOptions, split: Split, staging: Path) -> tuple[list[MemberEntry], list[Path]]:
+    with stage(f"Fitting TF-IDF ({options.tfidf.max_features} features, "
+               f"{options.tfidf.ngram_range[0]}-{options.tfidf.ngram_range[1]}-grams) on the training split"):
+        tfidf = TfidfFeatures.fit(split.train.texts, options.tfidf)
+        tfidf_files = tfidf.save(staging / TFIDF_DIR)
+        matrices = {part: tfidf.transform(getattr(split, part).texts) for part in ("train", "valid")}
+        note(f"{tfidf.n_features} features")
+    entries, jar_files = _train_h2o_members(options, split, tfidf, matrices, staging)
+    return entries, tfidf_files + jar_files
+
+
+def _train_transformer(member: str, options: TrainOptions, split: Split, staging: Path) -> MemberEntry:
+    """Fine-tune one transformer, save it in HF format and export its ONNX files."""
+    display = DISPLAY_NAMES[member]
+    settings = options.transformers.fine_tune
+    base = options.transformers.base(member)
+    folder = staging / member.lower()
+    with stage(f"Training {display} ({base or 'preset ' + options.transformers.preset})"):
+        train_texts = [normalize(text, RAW) for text in split.train.texts]
+        if base is None:
+            preset = PRESETS[options.transformers.preset]
+            model, tokenizer = build_from_preset(member, preset, train_texts, settings.max_length)
+            default_rate = preset.learning_rate
+        else:
+            model, tokenizer = load_base(base)
+            tokenizer.model_max_length = min(tokenizer.model_max_length, settings.max_length)
+            default_rate = PRETRAINED_LEARNING_RATE
+        metrics = fine_tune(model, tokenizer, RAW, (split.train.texts, split.train.labels),
+                            (split.valid.texts, split.valid.labels), settings,
+                            settings.learning_rate or default_rate)
+        files = save_hf(model, tokenizer, folder)
+    with stage(f"Exporting {display} to ONNX (fp32 with fused attention, int8)"):
+        files += export_onnx(folder)
+    return MemberEntry(
+        name=display, kind=transformer.KIND, files=checksums(staging, files), threshold=0.5, metrics=metrics,
+        options={"folder": member.lower(), "max_length": settings.max_length, "normalization": RAW.to_dict(),
+                 "base": base or f"preset:{options.transformers.preset}"},
+    )
 
 
 def _train_h2o_members(options: TrainOptions, split: Split, tfidf: TfidfFeatures,
@@ -147,7 +218,7 @@ def _train_h2o_members(options: TrainOptions, split: Split, tfidf: TfidfFeatures
         with stage("Uploading TF-IDF frames to H2O"):
             train_frame = upload_frame(matrices["train"], names, split.train.labels)
             valid_frame = upload_frame(matrices["valid"], names, split.valid.labels)
-        for name in options.members:
+        for name in (member for member in options.members if member in H2O_MEMBERS):
             with stage(f"Training {name}"):
                 model = train_member(name, train_frame, valid_frame, names, options.h2o)
                 mojo = staging / H2O_DIR / f"{name}.zip"

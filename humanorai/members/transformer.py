@@ -1,0 +1,184 @@
+"""BERT and RoBERTa members: ONNX Runtime on CPU (INT8 by default), PyTorch on CUDA (FP16) or CPU (FP32).
+
+Text goes through the bundle's normalisation, then the fast tokenizer. A text longer than ``max_length``
+tokens is scored as overlapping windows (``stride`` tokens shared between neighbours) in the same batch,
+and the windows' logits are averaged: nothing is cut silently, and the number of windows is reported.
+Batches are padded to their longest window, not to ``max_length``. Nothing is downloaded at load time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from humanorai.bundle import MemberEntry
+from humanorai.members.base import Member, TextBatch
+from humanorai.members.context import BundleContext
+from humanorai.text import NormalizationSpec, normalize
+
+logger = logging.getLogger(__name__)
+
+KIND = "transformer"
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"
+Backend = Literal["auto", "onnx", "torch"]
+Precision = Literal["auto", "int8", "fp32", "fp16"]
+
+
+class LogitsBackend(Protocol):
+    """Runs the classifier on token ids: ``(batch, seq)`` int64 arrays in, ``(batch, 2)`` logits out."""
+
+    description: str
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.description = f"onnx {'int8' if path.name == ONNX_INT8 else 'fp32'}"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        outputs = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(outputs[0], dtype=np.float64)
+
+
+class TorchBackend:
+    def __init__(self, folder: Path, device: str, precision: str, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self._torch = torch
+        if device == "cpu":
+            torch.set_num_threads(threads)
+        dtype = torch.float16 if precision == "fp16" else torch.float32
+        model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
+        self._model = model.to(device).eval()
+        self._device = device
+        self.description = f"torch {precision} on {device}"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            output = self._model(input_ids=torch.from_numpy(input_ids).to(self._device),
+                                 attention_mask=torch.from_numpy(attention_mask).to(self._device)).logits
+        return output.float().cpu().numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    #: Longest window in tokens, special tokens included.
+    max_length: int = 512
+    #: Tokens shared by neighbouring windows of a long text.
+    stride: int = 128
+    #: Most windows run through the model at once (bounds memory on very long batches).
+    max_windows_per_run: int = 32
+
+
+class TransformerMember(Member):
+    def __init__(self, name: str, folder: Path, normalization: NormalizationSpec, backend: LogitsBackend,
+                 windows: WindowSettings, threshold: float = 0.5) -> None:
+        from transformers import AutoTokenizer
+
+        self.name = name
+        self.threshold = threshold
+        self.backend = backend
+        self._normalization = normalization
+        self._windows = windows
+        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        if windows.max_length > self._tokenizer.model_max_length:
+            raise ValueError(f"{name}: max_length {windows.max_length} exceeds the model's "
+                             f"{self._tokenizer.model_max_length} tokens")
+        room = windows.max_length - self._tokenizer.num_special_tokens_to_add()
+        if not 0 <= windows.stride < room:
+            raise ValueError(f"{name}: stride {windows.stride} must be below the {room} text tokens of a window")
+
+    def predict_proba(self, batch: TextBatch) -> np.ndarray:
+        encoded = self._tokenizer(
+            [normalize(text, self._normalization) for text in batch.texts], truncation=True,
+            max_length=self._windows.max_length, stride=self._windows.stride, return_overflowing_tokens=True,
+        )
+        owners = np.asarray(encoded["overflow_to_sample_mapping"])
+        window_logits = self._run_windows(encoded["input_ids"])
+        sums = np.zeros((len(batch), window_logits.shape[1]))
+        np.add.at(sums, owners, window_logits)
+        counts = np.bincount(owners, minlength=len(batch))
+        batch.annotate(self.name, "windows", counts)
+        mean_logits = sums / counts[:, None]
+        return _softmax_human(mean_logits)
+
+    def _run_windows(self, windows: list[list[int]]) -> np.ndarray:
+        """Logits of every window; windows of similar length run together to limit padding."""
+        order = np.argsort([len(ids) for ids in windows], kind="stable")
+        logits = np.empty((len(windows), 2))
+        step = self._windows.max_windows_per_run
+        pad_id = self._tokenizer.pad_token_id
+        for start in range(0, len(order), step):
+            chosen = order[start:start + step]
+            longest = max(len(windows[i]) for i in chosen)
+            input_ids = np.full((len(chosen), longest), pad_id, dtype=np.int64)
+            attention_mask = np.zeros((len(chosen), longest), dtype=np.int64)
+            for row, index in enumerate(chosen):
+                ids = windows[index]
+                input_ids[row, :len(ids)] = ids
+                attention_mask[row, :len(ids)] = 1
+            logits[chosen] = self.backend.logits(input_ids, attention_mask)
+        return logits
+
+
+def _softmax_human(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials[:, 1] / exponentials.sum(axis=1)
+
+
+def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
+                 device: str = "auto", threads: int | None = None) -> LogitsBackend:
+    """Pick the backend: PyTorch FP16 on CUDA when present, else ONNX Runtime INT8 on CPU."""
+    threads = threads or max(1, (os.cpu_count() or 1))
+    if device == "auto":
+        device = "cuda" if backend != "onnx" and _cuda_available() else "cpu"
+    if backend == "auto":
+        backend = "torch" if device == "cuda" else "onnx"
+    if backend == "onnx":
+        if device != "cpu":
+            raise ValueError("the onnx backend runs on the CPU; use --backend torch for CUDA")
+        if precision not in ("auto", "int8", "fp32"):
+            raise ValueError(f"the onnx backend has int8 and fp32, not {precision}")
+        return OnnxBackend(folder / (ONNX_FP32 if precision == "fp32" else ONNX_INT8), threads)
+    if precision == "auto":
+        precision = "fp16" if device == "cuda" else "fp32"
+    if precision not in ("fp16", "fp32"):
+        raise ValueError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
+    return TorchBackend(folder, device, precision, threads)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def load_member(context: BundleContext, entry: MemberEntry) -> TransformerMember:
+    folder = context.root / entry.options["folder"]
+    runtime = context.transformer_runtime
+    backend = make_backend(folder, runtime.backend, runtime.precision, runtime.device, runtime.threads)
+    max_length = runtime.max_length or int(entry.options["max_length"])
+    windows = WindowSettings(max_length=max_length, stride=runtime.stride or max_length // 4)
+    member = TransformerMember(entry.name, folder, NormalizationSpec.from_dict(entry.options["normalization"]),
+                               backend, windows, entry.threshold)
+    logger.info("%s runs on %s", entry.name, backend.description)
+    return member

@@ -1,0 +1,93 @@
+"""The transformer fast paths agree with the PyTorch reference (tolerances stated per test).
+
+Measured on the tiny test bundle (and stated in docs/benchmarks.md): ORT FP32 vs PyTorch FP32 agree to
+about 1e-6; ORT INT8 to about 1e-2 with the same label on every text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humanorai.bundle import load_bundle
+from humanorai.members.base import TextBatch
+from humanorai.members.transformer import TransformerMember, WindowSettings, make_backend
+from humanorai.text import RAW
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+TEXTS = [row["text"] for row in make_rows(120, seed=77)]
+
+
+def member(bundle: Path, folder: str, backend: str, precision: str, **windows: int) -> TransformerMember:
+    path = bundle / folder
+    return TransformerMember(folder, path, RAW, make_backend(path, backend, precision, "cpu", threads=2),  # type: ignore[arg-type]
+                             WindowSettings(**{"max_length": 128, "stride": 32, **windows}))
+
+
+@pytest.fixture(scope="module", params=["bert", "roberta"])
+def folder(request: pytest.FixtureRequest, tiny_bundle: Path) -> str:
+    load_bundle(tiny_bundle)
+    return str(request.param)
+
+
+def test_onnx_fp32_equals_pytorch_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    onnx_fp32 = member(tiny_bundle, folder, "onnx", "fp32").predict_proba(TextBatch(TEXTS))
+    assert np.max(np.abs(onnx_fp32 - reference)) <= 1e-4
+    assert np.std(reference) > 0.05  # a trained model, not a constant
+
+
+def test_onnx_int8_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    int8 = member(tiny_bundle, folder, "onnx", "int8").predict_proba(TextBatch(TEXTS))
+    close = np.abs(int8 - reference) <= 0.05
+    same_label = (int8 >= 0.5) == (reference >= 0.5)
+    assert np.mean(close & same_label) >= 0.95
+
+
+def test_padding_a_batch_changes_no_result(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+    mixed = [TEXTS[0][:40], TEXTS[1], TEXTS[2][:100]]
+    together = scorer.predict_proba(TextBatch(mixed))
+    alone = np.array([scorer.predict_proba(TextBatch([text]))[0] for text in mixed])
+    assert np.max(np.abs(together - alone)) <= 1e-5
+
+
+def test_a_short_text_is_one_window_and_scores_as_plain(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+    batch = TextBatch([TEXTS[3][:200]])
+    windowed = scorer.predict_proba(batch)
+    assert batch.annotations[(folder, "windows")].tolist() == [1]
+    encoded = scorer._tokenizer([TEXTS[3][:200]], return_tensors="np")
+    logits = scorer.backend.logits(encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64))
+    plain = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+    assert abs(windowed[0] - plain[0]) <= 1e-6
+
+
+def test_a_long_text_is_scored_in_overlapping_windows(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16)
+    long_text = " ".join(TEXTS[:6])
+    batch = TextBatch([TEXTS[4][:100], long_text])
+    p_human = scorer.predict_proba(batch)
+    windows = batch.annotations[(folder, "windows")].tolist()
+    assert windows[0] == 1 and windows[1] > 3
+    encoded = scorer._tokenizer([long_text], truncation=True, max_length=64, stride=16,
+                                return_overflowing_tokens=True)
+    assert len(encoded["input_ids"]) == windows[1]
+    per_window = [scorer.backend.logits(np.array([ids]), np.ones((1, len(ids)), dtype=np.int64))[0]
+                  for ids in encoded["input_ids"]]
+    mean = np.mean(per_window, axis=0)
+    assert abs(p_human[1] - np.exp(mean[1]) / np.exp(mean).sum()) <= 1e-5
+
+
+def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
+    with pytest.raises(ValueError, match="int8 and fp32"):
+        make_backend(tiny_bundle / "bert", "onnx", "fp16", "cpu")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
+    with pytest.raises(ValueError, match="stride"):
+        member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
+    assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == "onnx int8"
