@@ -7,6 +7,7 @@ non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from humanorai.config import Settings
-from humanorai.engine import Engine, Prediction
+from humanorai.engine import Engine, EngineSettings, Prediction
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.context import TransformerRuntime
 from humanorai.progress import console
@@ -116,11 +117,8 @@ def predict(
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
-        runtime = TransformerRuntime(
-            backend=_choice(backend, ("auto", "onnx", "torch"), "--backend"),
-            precision=_choice(precision, ("auto", "int8", "fp32", "fp16"), "--precision"),
-            device=_choice(device, ("auto", "cpu", "cuda"), "--device"), max_length=max_length, stride=stride)
-        engine = Engine.load(_bundle_path(bundle), runtime)
+        runtime = _runtime(backend, precision, device, max_length, stride)
+        engine = Engine.load(_bundle_path(bundle), runtime, EngineSettings(cache_size=0))
         prediction = engine.predict([content])[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
@@ -128,6 +126,43 @@ def predict(
         typer.echo(json.dumps(prediction.to_dict(), indent=2))
     else:
         _print_table(prediction)
+
+
+@app.command()
+def serve(
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: HUMANORAI_BUNDLE).")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    backend: Annotated[str, typer.Option(help="Transformer backend: auto, onnx or torch.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, int8 or fp32 (onnx); fp16 or fp32 (torch).")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the web page and the JSON API (models load in the background; /ready says when)."""
+    import uvicorn
+
+    from humanorai.server.app import create_app
+
+    try:
+        settings = Settings.from_env()
+        runtime = _runtime(backend, precision, device, None, None)
+        path = _bundle_path(bundle)
+        if not path.is_dir():
+            raise BundleError(f"{path}: no such bundle folder")
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console.print(f"Serving {path} on http://{host}:{port} (models load in the background)")
+    uvicorn.run(create_app(path, settings, runtime), host=host, port=port, log_level=log_level,
+                proxy_headers=False, server_header=False)
+
+
+def _runtime(backend: str, precision: str, device: str, max_length: int | None,
+             stride: int | None) -> TransformerRuntime:
+    return TransformerRuntime(
+        backend=_choice(backend, ("auto", "onnx", "torch"), "--backend"),
+        precision=_choice(precision, ("auto", "int8", "fp32", "fp16"), "--precision"),
+        device=_choice(device, ("auto", "cpu", "cuda"), "--device"), max_length=max_length, stride=stride)
 
 
 def _choice(value: str, allowed: Iterable[str], option: str) -> Any:

@@ -1,33 +1,62 @@
-"""The scoring engine: load a bundle once, then ``predict(texts)`` for the CLI and the server.
+"""The scoring engine shared by the server, ``predict`` and ``batch``: load once, then ``predict(texts)``.
 
-The engine knows nothing about HTTP or terminals. It verifies the bundle, builds every member the
-manifest lists (a member that fails to load is reported as unavailable, not fatal), computes the shared
-TF-IDF once per batch, and combines the members' ``p_human`` into the verdict with per-stage timings.
+The engine knows nothing about HTTP or terminals. It verifies the bundle and builds every member the
+manifest lists — a member whose files fail their checksum or that fails to load is reported as
+unavailable, and the others serve on. Per call it answers repeats from an LRU cache, merges concurrent
+callers into micro-batches (optional), computes the TF-IDF once for the three H2O members, runs the
+member groups concurrently, and combines their ``p_human`` into the verdict with per-stage timings.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from humanorai.bundle import Manifest, MemberEntry, load_bundle
+import numpy as np
+
+from humanorai.batching import BatchLimits, MicroBatcher
+from humanorai.bundle import Manifest, MemberEntry, read_manifest, verify_files
+from humanorai.cache import LRUCache, cache_key
 from humanorai.ensemble import Verdict, Vote, confidence_percent, majority_vote
 from humanorai.errors import BundleError, InputError
 from humanorai.labels import label_name
 from humanorai.members.base import Member, TextBatch
 from humanorai.members.context import BundleContext, TransformerRuntime
-from humanorai.members.h2o_mojo import tfidf_matrix
-from humanorai.progress import stage
+from humanorai.progress import note, stage
 
 logger = logging.getLogger(__name__)
 
 #: Member kind (as the manifest names it) → module with a ``load_member(context, entry)`` function.
 MEMBER_MODULES = {"h2o-mojo": "humanorai.members.h2o_mojo", "transformer": "humanorai.members.transformer"}
+#: Kinds whose members share features and run one after another in a single task.
+GROUPED_KINDS = {"h2o-mojo"}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    #: Predictions kept for repeated texts (0 disables the cache).
+    cache_size: int = 2048
+    #: Merge concurrent callers into micro-batches (``None`` scores every call on its own).
+    batching: BatchLimits | None = None
+    #: Run member groups (the H2O trio, each transformer) at the same time.
+    parallel_members: bool = True
+
+
+class EngineObserver:
+    """Hooks for metrics; the default does nothing. The server's Prometheus metrics subclass it."""
+
+    def on_member(self, member: str, seconds: float) -> None: ...
+
+    def on_batch(self, texts: int, tokens: int, waited_ms: float) -> None: ...
+
+    def on_cache(self, hit: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +70,7 @@ class Prediction:
     unavailable: list[str] = field(default_factory=list)
     #: Member name → how many windows of the text it scored (transformers; 1 unless the text is long).
     windows: dict[str, int] = field(default_factory=dict)
+    cached: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,65 +95,149 @@ class Prediction:
             },
             "timings_ms": {name: round(value, 3) for name, value in self.timings_ms.items()},
             "windows": dict(self.windows),
+            "cached": self.cached,
             "bundle": self.bundle_id,
             "unavailable_models": list(self.unavailable),
         }
 
 
 class Engine:
-    """A loaded bundle, ready to score batches of texts."""
+    """A loaded bundle, ready to score texts from any number of threads."""
 
     def __init__(self, manifest: Manifest, context: BundleContext, members: list[Member],
-                 unavailable: dict[str, str]) -> None:
+                 unavailable: dict[str, str], settings: EngineSettings | None = None,
+                 observer: EngineObserver | None = None) -> None:
         self.manifest = manifest
         self._context = context
         self.members = members
         #: Member name → why it could not be loaded.
         self.unavailable = unavailable
+        self.settings = settings or EngineSettings()
+        self.observer = observer or EngineObserver()
+        self._cache: LRUCache[Prediction] = LRUCache(self.settings.cache_size)
+        self._groups = _member_groups(members, manifest)
+        self._uses_tfidf = context.has_tfidf and len(self._groups) > 0 and any(
+            entry.kind in GROUPED_KINDS and entry.name not in unavailable for entry in manifest.members)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._groups)), thread_name_prefix="humanorai-member")
+        limits = self.settings.batching
+        self._batcher: MicroBatcher[Prediction] | None = (
+            None if limits is None else MicroBatcher(self._score, limits, self.observer.on_batch))
 
     @classmethod
-    def load(cls, root: Path, transformer_runtime: TransformerRuntime | None = None) -> Engine:
-        """Verify the bundle at ``root`` and load its members, one progress line each."""
-        with stage(f"Verifying bundle {root}"):
-            manifest = load_bundle(root)
-        context = BundleContext(root, manifest, transformer_runtime)
+    def load(cls, root: Path, transformer_runtime: TransformerRuntime | None = None,
+             settings: EngineSettings | None = None, observer: EngineObserver | None = None) -> Engine:
+        """Read the bundle at ``root`` and load each member whose files verify, one progress line each."""
+        manifest = read_manifest(root)
+        runtime = transformer_runtime or TransformerRuntime()
+        transformers = sum(entry.kind == "transformer" for entry in manifest.members)
+        if runtime.threads is None and transformers and (settings or EngineSettings()).parallel_members:
+            # Members that run side by side share the cores instead of each claiming all of them.
+            runtime = replace(runtime, threads=max(1, (os.cpu_count() or 1) // transformers))
+        context = BundleContext(root, manifest, runtime)
         members: list[Member] = []
         unavailable: dict[str, str] = {}
         for entry in manifest.members:
             try:
-                with stage(f"Loading {entry.name} ({entry.kind})"):
-                    members.append(_loader(entry)(context, entry))
+                with stage(f"Loading {entry.name}"):
+                    verify_files(root, _shared_files_of(entry, manifest))
+                    verify_files(root, entry.files)
+                    member = _loader(entry)(context, entry)
+                    members.append(member)
+                    note(f"runs on {_describe(member)}")
             except Exception as error:  # one broken member must not take the others down
                 logger.warning("member %s is unavailable: %s", entry.name, error)
                 unavailable[entry.name] = str(error)
         if not members:
-            raise BundleError(f"{root}: no member could be loaded ({unavailable})")
-        return cls(manifest, context, members, unavailable)
+            raise BundleError(f"{root}: no member could be loaded: "
+                              + "; ".join(f"{name}: {why}" for name, why in unavailable.items()))
+        return cls(manifest, context, members, unavailable, settings, observer)
+
+    def describe_members(self) -> dict[str, str]:
+        """Member name → how it runs (e.g. ``onnx int8``), for logs and ``/ready``."""
+        return {member.name: _describe(member) for member in self.members}
+
+    @property
+    def queued_texts(self) -> int:
+        return 0 if self._batcher is None else self._batcher.queued_texts
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Score ``texts`` (one batch) and return one :class:`Prediction` per text, in order."""
+        """Score ``texts`` and return one :class:`Prediction` per text, in order."""
         _check_texts(texts)
+        keys = [cache_key(text, self.manifest.bundle_id) for text in texts]
+        results: list[Prediction | None] = [self._cache.get(key) for key in keys]
+        for result in results:
+            self.observer.on_cache(result is not None)
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            misses = [texts[index] for index in missing]
+            scored = self._score(misses) if self._batcher is None else self._batcher.submit(misses).result()
+            for index, prediction in zip(missing, scored, strict=True):
+                results[index] = prediction
+                self._cache.put(keys[index], replace(prediction, cached=True))
+        return [result for result in results if result is not None]
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+        self._pool.shutdown(wait=False)
+
+    def _score(self, texts: list[str]) -> list[Prediction]:
         started = time.perf_counter()
         batch = TextBatch(texts)
         timings_ms: dict[str, float] = {}
-        if self._context.has_tfidf:
+        p_human: dict[str, np.ndarray] = {}
+        if self._uses_tfidf:
+            from humanorai.members.h2o_mojo import tfidf_matrix
+
             timings_ms["tfidf"] = _timed_ms(lambda: tfidf_matrix(batch, self._context.tfidf))
-        p_human_by_member = {}
-        for member in self.members:
-            member_started = time.perf_counter()
-            p_human_by_member[member.name] = member.predict_proba(batch)
-            timings_ms[member.name] = 1000.0 * (time.perf_counter() - member_started)
+
+        def run_group(group: list[Member]) -> None:
+            for member in group:
+                member_started = time.perf_counter()
+                p_human[member.name] = member.predict_proba(batch)
+                seconds = time.perf_counter() - member_started
+                timings_ms[member.name] = 1000.0 * seconds
+                self.observer.on_member(member.name, seconds)
+
+        if self.settings.parallel_members and len(self._groups) > 1:
+            for future in [self._pool.submit(run_group, group) for group in self._groups]:
+                future.result()
+        else:
+            for group in self._groups:
+                run_group(group)
         timings_ms["total"] = 1000.0 * (time.perf_counter() - started)
+        ordered_timings = {name: timings_ms[name] for name in ("tfidf", *p_human, "total") if name in timings_ms}
         predictions = []
         for index in range(len(batch)):
-            votes = [Vote(member.name, float(p_human_by_member[member.name][index]), member.threshold)
+            votes = [Vote(member.name, float(p_human[member.name][index]), member.threshold)
                      for member in self.members]
             windows = {member: int(values[index]) for (member, key), values in batch.annotations.items()
                        if key == "windows"}
-            predictions.append(Prediction(votes=votes, verdict=majority_vote(votes), timings_ms=timings_ms,
+            predictions.append(Prediction(votes=votes, verdict=majority_vote(votes), timings_ms=ordered_timings,
                                           bundle_id=self.manifest.bundle_id,
                                           unavailable=sorted(self.unavailable), windows=windows))
         return predictions
+
+def _member_groups(members: list[Member], manifest: Manifest) -> list[list[Member]]:
+    """Members of a grouped kind form one group (they share features); every other member its own."""
+    kind = {entry.name: entry.kind for entry in manifest.members}
+    groups: dict[str, list[Member]] = {}
+    for member in members:
+        key = kind[member.name] if kind[member.name] in GROUPED_KINDS else member.name
+        groups.setdefault(key, []).append(member)
+    return list(groups.values())
+
+
+def _shared_files_of(entry: MemberEntry, manifest: Manifest) -> dict[str, str]:
+    """The bundle-wide files a member reads: the H2O members read the TF-IDF and the genmodel jar."""
+    if entry.kind not in GROUPED_KINDS:
+        return {}
+    return dict(manifest.shared_files)
+
+
+def _describe(member: Member) -> str:
+    backend = getattr(member, "backend", None)
+    return str(getattr(backend, "description", "in-process MOJO"))
 
 
 def _loader(entry: MemberEntry) -> Callable[[BundleContext, MemberEntry], Member]:

@@ -1,9 +1,13 @@
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from humanorai.engine import Engine, InputError
+from humanorai.batching import BatchLimits
+from humanorai.engine import Engine, EngineObserver, EngineSettings
+from humanorai.errors import InputError
 from humanorai.labels import HUMAN
 from humanorai.training.metrics import binary_metrics
 from tests.synthetic import make_rows
@@ -55,3 +59,56 @@ def test_the_engine_separates_the_classes(engine: Engine) -> None:
 def test_bad_input_is_an_input_error(engine: Engine, texts: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         engine.predict(texts)  # type: ignore[arg-type]
+
+
+def p_humans(predictions: list) -> list[list[float]]:  # type: ignore[type-arg]
+    return [[vote.p_human for vote in prediction.votes] for prediction in predictions]
+
+
+def test_a_cached_answer_equals_the_computed_one(tiny_bundle: Path) -> None:
+    engine = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=100))
+    first = engine.predict(TEXTS[:5])
+    again = engine.predict([TEXTS[0], "  " + TEXTS[1].replace(" ", "  ") + "\n", TEXTS[2]])
+    assert [p.cached for p in first] == [False] * 5
+    assert [p.cached for p in again] == [True, True, True]
+    assert p_humans(again) == p_humans(first[:3])
+    assert [p.verdict for p in again] == [p.verdict for p in first[:3]]
+    engine.close()
+
+
+def test_concurrent_batched_requests_equal_sequential_ones(tiny_bundle: Path) -> None:
+    sequential = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=0, parallel_members=False))
+    expected = [sequential.predict([text])[0] for text in TEXTS[:16]]
+    observer = BatchCounter()
+    batched = Engine.load(tiny_bundle, settings=EngineSettings(
+        cache_size=0, batching=BatchLimits(max_wait_ms=30, max_batch_texts=8)), observer=observer)
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda text: batched.predict([text])[0], TEXTS[:16]))
+    assert max(observer.sizes) > 1  # requests were really merged
+    for got, want in zip(concurrent, expected, strict=True):
+        for vote, reference in zip(got.votes, want.votes, strict=True):
+            # MOJO scores are exact; INT8 ONNX moves slightly with batch composition (see test_transformer).
+            tolerance = 0.0 if vote.member in ("DRF", "GBM", "GLM") else 0.02
+            assert abs(vote.p_human - reference.p_human) <= tolerance
+    batched.close()
+    sequential.close()
+
+
+class BatchCounter(EngineObserver):
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def on_batch(self, texts: int, tokens: int, waited_ms: float) -> None:
+        self.sizes.append(texts)
+
+
+def test_a_member_whose_file_is_corrupt_is_unavailable_and_the_rest_serve(tiny_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "roberta" / "model.int8.onnx").write_bytes(b"garbage")
+    engine = Engine.load(copy)
+    assert list(engine.unavailable) == ["RoBERTa"]
+    assert "roberta/model.int8.onnx: sha256 mismatch" in engine.unavailable["RoBERTa"]
+    prediction = engine.predict([TEXTS[0]])[0]
+    assert prediction.verdict.total_models == 4 and prediction.unavailable == ["RoBERTa"]
+    engine.close()

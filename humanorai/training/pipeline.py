@@ -236,6 +236,8 @@ def _evaluate_on_test(staging: Path, manifest: Manifest, split: Split) -> None:
     """Score the test split through the serving engine and store each member's and the ensemble's metrics."""
     with stage(f"Evaluating on the test split ({len(split.test)} texts)"):
         engine = Engine.load(staging)
+        if engine.unavailable:
+            raise TrainingError(f"trained members failed to load: {engine.unavailable}")
         predictions = engine.predict(split.test.texts)
         labels = split.test.labels
         for entry in manifest.members:

@@ -1,0 +1,233 @@
+// The humanorai page: sends the text to POST /predict and shows the verdict, one card per model,
+// and a statistics view. No framework, no CDN: everything is served by the app itself.
+"use strict";
+
+const MIN_WORDS = 50;
+const $ = (id) => document.getElementById(id);
+let lastResult = null;
+
+function countWords(text) {
+  const trimmed = text.trim();
+  return trimmed ? trimmed.split(/\s+/).length : 0;
+}
+
+function updateCounts() {
+  const text = $("text").value;
+  const words = countWords(text);
+  $("char-count").textContent = `${text.length} character${text.length === 1 ? "" : "s"}`;
+  $("word-count").textContent = `${words} word${words === 1 ? "" : "s"}`;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").textContent = "";
+}
+
+function setLoading(loading) {
+  $("loading").hidden = !loading;
+  $("analyze").disabled = loading;
+  $("text").setAttribute("aria-busy", String(loading));
+}
+
+async function analyze() {
+  clearError();
+  const text = $("text").value;
+  const words = countWords(text);
+  if (words === 0) {
+    showError("Please paste a text to analyse.");
+    return;
+  }
+  if (words < MIN_WORDS) {
+    showError(`Please give at least ${MIN_WORDS} words (this text has ${words}); shorter texts are unreliable.`);
+    return;
+  }
+  setLoading(true);
+  try {
+    const response = await fetch("/predict", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text }),
+    });
+    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (!response.ok) {
+      const retry = response.headers.get("Retry-After");
+      showError(body.error + (retry ? ` (retry in ${retry} s)` : ""));
+      return;
+    }
+    lastResult = body;
+    render(body);
+  } catch (error) {
+    showError(`The server could not be reached: ${error.message}`);
+  } finally {
+    setLoading(false);
+  }
+}
+
+function clearAll() {
+  $("text").value = "";
+  updateCounts();
+  clearError();
+  $("results").hidden = true;
+  $("stats-open").disabled = true;
+  lastResult = null;
+  $("text").focus();
+}
+
+function render(result) {
+  const ensemble = result.ensemble;
+  const verdict = $("verdict");
+  verdict.className = `verdict ${ensemble.label === "HUMAN" ? "human" : "ai"}`;
+  $("verdict-label").textContent = ensemble.label;
+  $("verdict-confidence").textContent = `${ensemble.confidence.toFixed(2)} %`;
+  $("verdict-votes").textContent = `${ensemble.vote_count} of ${ensemble.total_models} models say HUMAN`;
+  $("verdict-time").textContent = `${result.timings_ms.total.toFixed(0)} ms${result.cached ? " (cached)" : ""}`;
+  const notes = [];
+  if (result.unavailable_models.length) notes.push(`Unavailable: ${result.unavailable_models.join(", ")}.`);
+  const windows = Object.entries(result.windows).filter(([, count]) => count > 1);
+  if (windows.length) notes.push(`Long text: scored in ${windows[0][1]} overlapping windows.`);
+  $("verdict-note").textContent = notes.join(" ");
+  $("verdict-note").hidden = notes.length === 0;
+
+  const cards = $("cards");
+  cards.replaceChildren();
+  for (const [name, member] of Object.entries(result.individual_results)) {
+    cards.appendChild(card(name, member, result.timings_ms[name]));
+  }
+  $("results").hidden = false;
+  $("stats-open").disabled = false;
+}
+
+function card(name, member, milliseconds) {
+  const article = document.createElement("article");
+  article.className = `card ${member.label === "HUMAN" ? "human" : "ai"}`;
+  article.dataset.model = name;
+  const title = document.createElement("h3");
+  title.textContent = name;
+  const label = document.createElement("p");
+  label.className = "card-label";
+  label.textContent = member.label;
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  bar.setAttribute("role", "meter");
+  bar.setAttribute("aria-label", `${name} confidence`);
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  bar.setAttribute("aria-valuenow", String(member.confidence));
+  const fill = document.createElement("span");
+  fill.style.width = `${member.confidence}%`;
+  bar.appendChild(fill);
+  const confidence = document.createElement("p");
+  confidence.className = "card-confidence";
+  confidence.textContent = `${member.confidence.toFixed(2)} %`;
+  const time = document.createElement("p");
+  time.className = "card-time";
+  time.textContent = milliseconds === undefined ? "" : `${milliseconds.toFixed(1)} ms`;
+  article.append(title, label, bar, confidence, time);
+  return article;
+}
+
+function drawChart(result) {
+  const svg = $("chart");
+  const ns = "http://www.w3.org/2000/svg";
+  const entries = Object.entries(result.individual_results);
+  const width = 480, rowHeight = 34, left = 80, right = 56;
+  const height = entries.length * rowHeight + 10;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.replaceChildren();
+  const usable = width - left - right;
+  entries.forEach(([name, member], index) => {
+    const y = 5 + index * rowHeight;
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", "0");
+    label.setAttribute("y", String(y + 20));
+    label.textContent = name;
+    const rect = document.createElementNS(ns, "rect");
+    rect.setAttribute("x", String(left));
+    rect.setAttribute("y", String(y + 6));
+    rect.setAttribute("height", "20");
+    rect.setAttribute("width", String(Math.max(1, usable * member.p_human)));
+    rect.setAttribute("class", member.label === "HUMAN" ? "human" : "ai");
+    const value = document.createElementNS(ns, "text");
+    value.setAttribute("x", String(left + usable * member.p_human + 6));
+    value.setAttribute("y", String(y + 20));
+    value.textContent = `${(member.p_human * 100).toFixed(1)} %`;
+    svg.append(label, rect, value);
+  });
+  const threshold = document.createElementNS(ns, "line");
+  threshold.setAttribute("x1", String(left + usable / 2));
+  threshold.setAttribute("x2", String(left + usable / 2));
+  threshold.setAttribute("y1", "0");
+  threshold.setAttribute("y2", String(height));
+  threshold.setAttribute("class", "threshold");
+  svg.appendChild(threshold);
+
+  const ranking = $("ranking");
+  ranking.replaceChildren();
+  entries
+    .sort((a, b) => b[1].confidence - a[1].confidence)
+    .forEach(([name, member]) => {
+      const item = document.createElement("li");
+      item.textContent = `${name}: ${member.label}, ${member.confidence.toFixed(2)} %`;
+      ranking.appendChild(item);
+    });
+}
+
+function openStats() {
+  if (!lastResult) return;
+  drawChart(lastResult);
+  $("stats").hidden = false;
+  $("stats-close").focus();
+}
+
+function closeStats() {
+  $("stats").hidden = true;
+  $("stats-open").focus();
+}
+
+async function pollReady() {
+  try {
+    const response = await fetch("/ready");
+    const body = await response.json();
+    if (response.ok) {
+      const degraded = Object.keys(body.unavailable).length;
+      $("status").textContent = degraded
+        ? `Ready, degraded: ${Object.keys(body.unavailable).join(", ")} unavailable`
+        : `Ready: ${Object.keys(body.members).length} models loaded`;
+      $("status").className = `status ${degraded ? "degraded" : "ready"}`;
+      return;
+    }
+    $("status").textContent = body.status === "failed" ? `Models failed to load: ${body.error}` : "Loading models…";
+    if (body.status !== "failed") setTimeout(pollReady, 1000);
+  } catch (error) {
+    $("status").textContent = "Server unreachable; retrying…";
+    setTimeout(pollReady, 2000);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("text").addEventListener("input", updateCounts);
+  $("analyze").addEventListener("click", analyze);
+  $("clear").addEventListener("click", clearAll);
+  $("stats-open").addEventListener("click", openStats);
+  $("stats-close").addEventListener("click", closeStats);
+  $("stats").addEventListener("click", (event) => { if (event.target === $("stats")) closeStats(); });
+  document.addEventListener("keydown", (event) => {
+    const modifier = event.ctrlKey || event.metaKey;
+    if (modifier && event.key === "Enter") {
+      event.preventDefault();
+      analyze();
+    } else if (modifier && (event.key === "k" || event.key === "K")) {
+      event.preventDefault();
+      clearAll();
+    } else if (event.key === "Escape" && !$("stats").hidden) {
+      closeStats();
+    }
+  });
+  updateCounts();
+  pollReady();
+});

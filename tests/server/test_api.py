@@ -1,0 +1,149 @@
+"""The JSON API over real HTTP against a live uvicorn server on the tiny bundle."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.conftest import LiveServer, start_server, stop_server
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+LONG_ENOUGH = " ".join(row["text"] for row in make_rows(4, seed=8)[:2])
+SHORT = "Only a handful of words here."
+
+
+def test_readiness_was_503_with_retry_after_then_200(live_server: LiveServer) -> None:
+    assert live_server.ready_answers[-1] == 200
+    assert 503 in live_server.ready_answers, "the first /ready answers should come while loading"
+    with live_server.client() as client:
+        ready = client.get("/ready").json()
+        assert ready["ready"] is True and ready["status"] == "ok"
+        assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
+                                    "BERT": "onnx int8", "RoBERTa": "onnx int8"}
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_predict_keeps_the_original_shape_and_adds_the_new_fields(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        response = client.post("/predict", json={"text": LONG_ENOUGH})
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body["individual_results"]) == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
+    for member in body["individual_results"].values():
+        assert set(member) == {"prediction", "label", "confidence", "p_human", "threshold"}
+    ensemble = body["ensemble"]
+    votes = sum(member["prediction"] for member in body["individual_results"].values())
+    assert (ensemble["vote_count"], ensemble["total_models"]) == (votes, 5)
+    assert ensemble["label"] == ("HUMAN" if votes >= 3 else "AI")
+    assert {"tfidf", "DRF", "BERT", "RoBERTa", "total"} <= set(body["timings_ms"])
+    assert set(body["windows"]) == {"BERT", "RoBERTa"}
+    assert min(body["windows"].values()) >= 2  # ~160 words exceed the tiny models' 128-token window
+    assert body["bundle"].startswith("humanorai-") and body["unavailable_models"] == []
+    assert body["low_reliability"] is False and body["word_count"] == len(LONG_ENOUGH.split())
+
+
+def test_short_text_is_accepted_but_marked_low_reliability(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        body = client.post("/predict", json={"text": SHORT}).json()
+    assert body["low_reliability"] is True and body["word_count"] == 6
+
+
+def test_batch_equals_single_calls_and_repeats_are_cached(live_server: LiveServer) -> None:
+    texts = [row["text"] for row in make_rows(6, seed=31)[:3]]
+    with live_server.client() as client:
+        batch = client.post("/predict/batch", json={"texts": texts}).json()["results"]
+        singles = [client.post("/predict", json={"text": text}).json() for text in texts]
+    assert [r["ensemble"]["label"] for r in batch] == [r["ensemble"]["label"] for r in singles]
+    assert all(single["cached"] for single in singles)
+    assert [r["individual_results"] for r in batch] == [r["individual_results"] for r in singles]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    (b"this is not json", 422, "the body is not valid JSON"),
+    (b"null", 422, "send a JSON object"),
+    (b"{}", 422, "text: Field required"),
+    (b'{"text": 5}', 422, "text: Input should be a valid string"),
+    (b'{"text": null}', 422, "text: Input should be a valid string"),
+    (b'{"text": "   \\n "}', 422, "text is empty or only whitespace"),
+    (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
+])
+def test_bad_input_gets_a_clear_4xx(live_server: LiveServer, body: bytes, status: int, message: str) -> None:
+    response = httpx.post(f"{live_server.url}/predict", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert "Traceback" not in response.text and "File \"" not in response.text
+
+
+@pytest.mark.parametrize(("payload", "status", "message"), [
+    ({"texts": []}, 422, "texts is empty"),
+    ({"texts": ["a b c"] * 5}, 413, "5 texts; the limit per call is 4"),
+    ({"texts": ["fine", 3]}, 422, "texts.1: Input should be a valid string"),
+    ({"texts": ["fine", ""]}, 422, "texts[1] is empty"),
+])
+def test_bad_batches_get_a_clear_4xx(live_server: LiveServer, payload: dict, status: int, message: str) -> None:  # type: ignore[type-arg]
+    response = httpx.post(f"{live_server.url}/predict/batch", json=payload)
+    assert response.status_code == status and message in response.json()["error"]
+
+
+def test_unknown_route_and_wrong_method_are_json(live_server: LiveServer) -> None:
+    assert httpx.get(f"{live_server.url}/nowhere").json()["error"] == "Not Found"
+    assert httpx.get(f"{live_server.url}/predict").status_code == 405
+
+
+def test_models_lists_the_manifest(live_server: LiveServer) -> None:
+    manifest = httpx.get(f"{live_server.url}/models").json()
+    assert [member["name"] for member in manifest["members"]] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
+    assert manifest["label_map"] == {"1": "HUMAN", "0": "AI"}
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    pattern = re.escape(name) + (r"\{" + re.escape(selector) + r"\}" if labels else "") + r" ([0-9.e+-]+)"
+    match = re.search(pattern, text)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_counters_move(live_server: LiveServer) -> None:
+    text = " ".join(row["text"] for row in make_rows(4, seed=55))
+    with live_server.client() as client:
+        before = client.get("/metrics").text
+        client.post("/predict", json={"text": text})
+        client.post("/predict", json={"text": text})
+        client.post("/predict", json={"text": ""})
+        after = client.get("/metrics").text
+    requests_ok = {"route": "/predict", "status": "200"}
+    assert metric(after, "humanorai_requests_total", **requests_ok) - metric(before, "humanorai_requests_total",
+                                                                             **requests_ok) == 2
+    rejected = {"route": "/predict", "status": "422"}
+    assert metric(after, "humanorai_requests_total", **rejected) - metric(before, "humanorai_requests_total",
+                                                                          **rejected) == 1
+    assert metric(after, "humanorai_cache_lookups_total", result="hit") > metric(
+        before, "humanorai_cache_lookups_total", result="hit")
+    assert metric(after, "humanorai_member_seconds_count", member="BERT") > metric(
+        before, "humanorai_member_seconds_count", member="BERT")
+    assert metric(after, "humanorai_batch_texts_count") > metric(before, "humanorai_batch_texts_count")
+    assert "humanorai_queue_depth" in after and "humanorai_request_seconds_bucket" in after
+
+
+def test_a_corrupt_member_leaves_the_server_up_and_honest(tiny_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "bert" / "model.int8.onnx").write_bytes(b"corrupted")
+    server = start_server(copy, tmp_path / "server.log", {"HUMANORAI_API_KEY": "s3cret"})
+    try:
+        ready = httpx.get(f"{server.url}/ready").json()
+        assert ready["status"] == "degraded" and list(ready["unavailable"]) == ["BERT"]
+        assert "bert/model.int8.onnx" in ready["unavailable"]["BERT"]
+        assert httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}).status_code == 401
+        response = httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}, headers={"X-API-Key": "s3cret"})
+        body = response.json()
+        assert response.status_code == 200 and body["unavailable_models"] == ["BERT"]
+        assert body["ensemble"]["total_models"] == 4 and "BERT" not in body["individual_results"]
+        assert httpx.get(f"{server.url}/health").status_code == 200  # health and page need no key
+    finally:
+        stop_server(server)
