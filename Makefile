@@ -3,9 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-fast lint typecheck bench
+.PHONY: setup system-packages test test-fast lint typecheck bench
 
-setup:
+# Debian's Chromium and its driver run the browser tests; installed when missing and we are root.
+system-packages:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: browser tests need Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; fi
+
+setup: system-packages
 	@command -v java >/dev/null || { echo "error: Java is missing. Install a Java 11-17 runtime, e.g. 'apt-get install -y openjdk-17-jre-headless'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

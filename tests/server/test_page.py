@@ -1,0 +1,150 @@
+"""The web page in a real headless Chromium (Debian chromium + chromium-driver), driven by Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.server.conftest import LiveServer
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTICLE = " ".join(row["text"] for row in make_rows(2, seed=41)[:1])
+SHORT = "Far too short to judge."
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver are missing: `make setup` installs them")
+        pytest.skip("chromium and chromium-driver are not installed (make setup installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="humanorai-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(browser: WebDriver, server: LiveServer) -> WebDriverWait:
+    browser.set_window_size(1280, 900)
+    browser.get(server.url + "/")
+    wait = WebDriverWait(browser, 30)
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Ready"))
+    return wait
+
+
+def type_text(browser: WebDriver, text: str) -> None:
+    area = browser.find_element(By.ID, "text")
+    area.clear()
+    browser.execute_script("arguments[0].value = arguments[1];", area, text[:-1])
+    area.send_keys(text[-1])  # a real keystroke fires the input event
+
+
+def test_page_loads_with_counts_and_ready_status(browser: WebDriver, live_server: LiveServer) -> None:
+    open_page(browser, live_server)
+    assert browser.title.startswith("humanorai")
+    assert "5 models loaded" in browser.find_element(By.ID, "status").text
+    browser.find_element(By.ID, "text").send_keys("Two words")
+    assert browser.find_element(By.ID, "word-count").text == "2 words"
+    assert browser.find_element(By.ID, "char-count").text == "9 characters"
+
+
+def test_empty_and_too_short_text_show_errors(browser: WebDriver, live_server: LiveServer) -> None:
+    open_page(browser, live_server)
+    browser.find_element(By.ID, "analyze").click()
+    error = browser.find_element(By.ID, "error")
+    assert error.is_displayed() and "paste a text" in error.text
+    type_text(browser, SHORT)
+    browser.find_element(By.ID, "analyze").click()
+    assert "at least 50 words" in error.text and "has 5" in error.text
+    assert not browser.find_element(By.ID, "results").is_displayed()
+
+
+def test_analyze_shows_the_verdict_and_cards_equal_to_the_api(browser: WebDriver, live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    type_text(browser, ARTICLE)
+    browser.find_element(By.ID, "text").send_keys(Keys.CONTROL, Keys.ENTER)
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
+    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE}, timeout=60).json()
+    ensemble = api["ensemble"]
+    assert browser.find_element(By.ID, "verdict-label").text == ensemble["label"]
+    assert browser.find_element(By.ID, "verdict-confidence").text == f"{ensemble['confidence']:.2f} %"
+    assert browser.find_element(By.ID, "verdict-votes").text == (
+        f"{ensemble['vote_count']} of {ensemble['total_models']} models say HUMAN")
+    cards = browser.find_elements(By.CSS_SELECTOR, "#cards .card")
+    assert [card.get_attribute("data-model") for card in cards] == list(api["individual_results"])
+    for card in cards:
+        member = api["individual_results"][card.get_attribute("data-model")]
+        assert card.find_element(By.CLASS_NAME, "card-label").text == member["label"]
+        assert card.find_element(By.CLASS_NAME, "card-confidence").text == f"{member['confidence']:.2f} %"
+        assert float(card.find_element(By.CLASS_NAME, "bar").get_attribute("aria-valuenow")) == member["confidence"]
+    assert not browser.find_element(By.ID, "loading").is_displayed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('verdict').scrollIntoView()")
+    assert browser.save_screenshot(str(ARTIFACTS / "results.png"))
+
+
+def test_statistics_open_and_close_by_button_and_escape(browser: WebDriver, live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    type_text(browser, ARTICLE)
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.element_to_be_clickable((By.ID, "stats-open"))).click()
+    stats = browser.find_element(By.ID, "stats")
+    assert stats.is_displayed()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart rect")) == 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#ranking li")) == 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "statistics.png"))
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait.until(expected_conditions.invisibility_of_element_located((By.ID, "stats")))
+    browser.find_element(By.ID, "stats-open").click()
+    assert stats.is_displayed()
+    browser.find_element(By.ID, "stats-close").click()
+    assert not stats.is_displayed()
+
+
+def test_ctrl_k_clears_text_and_results(browser: WebDriver, live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    type_text(browser, ARTICLE)
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
+    browser.find_element(By.ID, "text").send_keys(Keys.CONTROL, "k")
+    assert browser.find_element(By.ID, "text").get_attribute("value") == ""
+    assert not browser.find_element(By.ID, "results").is_displayed()
+    assert browser.find_element(By.ID, "word-count").text == "0 words"
+
+
+@pytest.mark.parametrize(("width", "height"), [(375, 667), (768, 1024), (1920, 1080)])
+def test_layout_fits_phone_tablet_and_desktop(browser: WebDriver, live_server: LiveServer, width: int,
+                                              height: int) -> None:
+    open_page(browser, live_server)
+    browser.set_window_size(width, height)
+    inner_width = browser.execute_script("return window.innerWidth")
+    for element_id in ("text", "analyze", "clear", "stats-open"):
+        element = browser.find_element(By.ID, element_id)
+        assert element.is_displayed()
+        rect = element.rect
+        assert rect["x"] >= 0 and rect["x"] + rect["width"] <= inner_width, element_id
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= inner_width
