@@ -110,6 +110,9 @@ class WindowSettings:
     stride: int = 128
     #: Most windows run through the model at once (bounds memory on very long batches).
     max_windows_per_run: int = 32
+    #: Most padded tokens (windows x longest window) in one run: windows of similar length run together,
+    #: so short texts are not padded to the length of the longest one in a batch.
+    max_tokens_per_run: int = 1024
 
 
 class TransformerMember(Member):
@@ -146,13 +149,10 @@ class TransformerMember(Member):
 
     def _run_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Logits of every window; windows of similar length run together to limit padding."""
-        order = np.argsort([len(ids) for ids in windows], kind="stable")
         logits = np.empty((len(windows), 2))
-        step = self._windows.max_windows_per_run
         pad_id = self._tokenizer.pad_token_id
-        for start in range(0, len(order), step):
-            chosen = order[start:start + step]
-            longest = max(len(windows[i]) for i in chosen)
+        for chosen in self._runs_by_length(windows):
+            longest = len(windows[chosen[-1]])
             input_ids = np.full((len(chosen), longest), pad_id, dtype=np.int64)
             attention_mask = np.zeros((len(chosen), longest), dtype=np.int64)
             for row, index in enumerate(chosen):
@@ -162,6 +162,21 @@ class TransformerMember(Member):
             logits[chosen] = self.backend.logits(input_ids, attention_mask)
         return logits
 
+    def _runs_by_length(self, windows: list[list[int]]) -> list[list[int]]:
+        """Window indices grouped into runs, shortest first, each within the run limits."""
+        runs: list[list[int]] = []
+        current: list[int] = []
+        for index in np.argsort([len(ids) for ids in windows], kind="stable").tolist():
+            padded = (len(current) + 1) * len(windows[index])
+            if current and (len(current) >= self._windows.max_windows_per_run
+                            or padded > self._windows.max_tokens_per_run):
+                runs.append(current)
+                current = []
+            current.append(index)
+        if current:
+            runs.append(current)
+        return runs
+
 
 def _softmax_human(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -169,9 +184,32 @@ def _softmax_human(logits: np.ndarray) -> np.ndarray:
     return exponentials[:, 1] / exponentials.sum(axis=1)
 
 
+#: CPU features with integer dot-product instructions, which make INT8 matrix products faster than FP32.
+INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+
+
+def cpu_flags() -> frozenset[str]:
+    """Feature flags of the first CPU in /proc/cpuinfo (empty where there is no such file)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in cpuinfo.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def fast_int8() -> bool:
+    """INT8 pays off only with integer dot-product instructions: on a 2-core AVX2-only EPYC, ORT INT8 and
+    FP32 ran at the same speed (docs/benchmarks.md), so there FP32 — closer to the reference — is chosen."""
+    return bool(cpu_flags() & INT8_DOT_PRODUCT_FLAGS)
+
+
 def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
                  device: str = "auto", threads: int | None = None) -> LogitsBackend:
-    """Pick the backend: PyTorch FP16 on CUDA when present, else ONNX Runtime INT8 on CPU."""
+    """Pick the backend: PyTorch FP16 on CUDA when present, else ONNX Runtime on CPU — INT8 where the CPU
+    has integer dot-product instructions, FP32 otherwise."""
     threads = threads or max(1, (os.cpu_count() or 1))
     if device == "auto":
         device = "cuda" if backend != "onnx" and _cuda_available() else "cpu"
@@ -182,6 +220,8 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
             raise ValueError("the onnx backend runs on the CPU; use --backend torch for CUDA")
         if precision not in ("auto", "int8", "fp32"):
             raise ValueError(f"the onnx backend has int8 and fp32, not {precision}")
+        if precision == "auto":
+            precision = "int8" if fast_int8() else "fp32"
         return OnnxBackend(folder / (ONNX_FP32 if precision == "fp32" else ONNX_INT8), threads)
     if precision == "auto":
         precision = "fp16" if device == "cuda" else "fp32"

@@ -13,7 +13,13 @@ import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.members.base import TextBatch
-from humanorai.members.transformer import TransformerMember, WindowSettings, make_backend
+from humanorai.members.transformer import (
+    INT8_DOT_PRODUCT_FLAGS,
+    TransformerMember,
+    WindowSettings,
+    cpu_flags,
+    make_backend,
+)
 from humanorai.text import RAW
 from tests.synthetic import make_rows
 
@@ -90,7 +96,24 @@ def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
         make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
     with pytest.raises(ValueError, match="stride"):
         member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
-    assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == "onnx int8"
+    assert make_backend(tiny_bundle / "bert", "onnx", "int8", "cpu").description == "onnx int8"
+
+
+def test_auto_picks_int8_only_where_the_cpu_has_integer_dot_products(tiny_bundle: Path) -> None:
+    expected = "onnx int8" if cpu_flags() & INT8_DOT_PRODUCT_FLAGS else "onnx fp32"
+    assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == expected
+    assert "sse2" in cpu_flags() or "fp" in cpu_flags()  # the flags were really read on this machine
+
+
+def test_runs_group_windows_of_similar_length_within_the_token_budget(tiny_bundle: Path) -> None:
+    scorer = member(tiny_bundle, "bert", "onnx", "fp32", max_tokens_per_run=100, max_windows_per_run=3)
+    windows = [[1] * length for length in (50, 10, 12, 40, 11, 9, 60)]
+    runs = scorer._runs_by_length(windows)
+    assert sorted(index for run in runs for index in run) == list(range(7))
+    for run in runs:
+        lengths = [len(windows[index]) for index in run]
+        assert lengths == sorted(lengths) and len(run) <= 3
+        assert len(run) == 1 or len(run) * max(lengths) <= 100
 
 
 def test_out_of_memory_falls_back_to_cpu_fp32_once(tiny_bundle: Path, caplog: pytest.LogCaptureFixture) -> None:

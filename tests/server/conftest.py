@@ -24,6 +24,8 @@ class LiveServer:
     url: str
     process: subprocess.Popen[str]
     ready_answers: list[int]
+    #: Status and Retry-After of a POST /predict sent while /ready still said 503.
+    predict_while_loading: tuple[int, str | None] | None = None
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
@@ -43,6 +45,7 @@ def start_server(bundle: Path, log: Path, extra_env: dict[str, str] | None = Non
                                stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     answers: list[int] = []
+    predict_while_loading = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -54,7 +57,10 @@ def start_server(bundle: Path, log: Path, extra_env: dict[str, str] | None = Non
             continue
         answers.append(status)
         if status == 200:
-            return LiveServer(url, process, answers)
+            return LiveServer(url, process, answers, predict_while_loading)
+        if predict_while_loading is None:
+            early = httpx.post(f"{url}/predict", json={"text": "Sent before the models are loaded."}, timeout=5)
+            predict_while_loading = (early.status_code, early.headers.get("Retry-After"))
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server not ready in time: {log.read_text()}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from humanorai.members.transformer import fast_int8
 from tests.server.conftest import LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 
@@ -20,11 +21,13 @@ SHORT = "Only a handful of words here."
 def test_readiness_was_503_with_retry_after_then_200(live_server: LiveServer) -> None:
     assert live_server.ready_answers[-1] == 200
     assert 503 in live_server.ready_answers, "the first /ready answers should come while loading"
+    assert live_server.predict_while_loading == (503, "5")
     with live_server.client() as client:
         ready = client.get("/ready").json()
         assert ready["ready"] is True and ready["status"] == "ok"
+        onnx = "onnx int8" if fast_int8() else "onnx fp32"
         assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
-                                    "BERT": "onnx int8", "RoBERTa": "onnx int8"}
+                                    "BERT": onnx, "RoBERTa": onnx}
         assert client.get("/health").json() == {"status": "ok"}
 
 
