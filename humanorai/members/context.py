@@ -21,8 +21,8 @@ TFIDF_DIR = "tfidf"
 class TransformerRuntime:
     """How transformer members run on this machine (chosen at serve time, not stored in the bundle)."""
 
-    backend: Literal["auto", "onnx", "torch"] = "auto"
-    precision: Literal["auto", "int8", "fp32", "fp16"] = "auto"
+    backend: Literal["auto", "onnx", "openvino", "torch"] = "auto"
+    precision: Literal["auto", "int8", "fp32", "fp16", "bf16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     #: Threads per inference call; ``None`` uses every core.
     threads: int | None = None

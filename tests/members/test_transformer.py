@@ -18,6 +18,8 @@ from humanorai.members.transformer import (
     TransformerMember,
     WindowSettings,
     cpu_flags,
+    fast_bf16,
+    fast_int8,
     make_backend,
 )
 from humanorai.text import RAW
@@ -94,14 +96,18 @@ def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
         make_backend(tiny_bundle / "bert", "onnx", "fp16", "cpu")
     with pytest.raises(ValueError, match="runs on the CPU"):
         make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
+    with pytest.raises(ValueError, match="bf16 and fp32"):
+        make_backend(tiny_bundle / "bert", "openvino", "int8", "cpu")
     with pytest.raises(ValueError, match="stride"):
         member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
     assert make_backend(tiny_bundle / "bert", "onnx", "int8", "cpu").description == "onnx int8"
 
 
-def test_auto_picks_int8_only_where_the_cpu_has_integer_dot_products(tiny_bundle: Path) -> None:
-    expected = "onnx int8" if cpu_flags() & INT8_DOT_PRODUCT_FLAGS else "onnx fp32"
+def test_auto_picks_the_backend_this_cpu_runs_best(tiny_bundle: Path) -> None:
+    onnx = "onnx int8" if cpu_flags() & INT8_DOT_PRODUCT_FLAGS else "onnx fp32"
+    expected = "openvino bf16" if fast_bf16() else onnx
     assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == expected
+    assert fast_int8() == bool(cpu_flags() & INT8_DOT_PRODUCT_FLAGS)
     assert "sse2" in cpu_flags() or "fp" in cpu_flags()  # the flags were really read on this machine
 
 
@@ -138,3 +144,16 @@ def test_out_of_memory_falls_back_to_cpu_fp32_once(tiny_bundle: Path, caplog: py
     assert backend.description == "torch fp32 on cpu"
     assert np.max(np.abs(first - reference)) <= 1e-6 and np.array_equal(first, second)
     assert sum("ran out of GPU memory" in record.message for record in caplog.records) == 1
+
+
+def test_openvino_fp32_equals_pytorch_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    openvino_fp32 = member(tiny_bundle, folder, "openvino", "fp32").predict_proba(TextBatch(TEXTS))
+    assert np.max(np.abs(openvino_fp32 - reference)) <= 1e-4
+
+
+@pytest.mark.skipif(not fast_bf16(), reason="this CPU has no AMX / AVX-512 BF16 instructions")
+def test_openvino_bf16_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    bf16 = member(tiny_bundle, folder, "openvino", "bf16").predict_proba(TextBatch(TEXTS))
+    assert np.mean((np.abs(bf16 - reference) <= 0.05) & ((bf16 >= 0.5) == (reference >= 0.5))) >= 0.95

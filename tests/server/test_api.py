@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from humanorai.members.transformer import fast_int8
+from humanorai.members.transformer import fast_bf16, fast_int8
 from tests.server.conftest import LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 
@@ -25,7 +25,7 @@ def test_readiness_was_503_with_retry_after_then_200(live_server: LiveServer) ->
     with live_server.client() as client:
         ready = client.get("/ready").json()
         assert ready["ready"] is True and ready["status"] == "ok"
-        onnx = "onnx int8" if fast_int8() else "onnx fp32"
+        onnx = "openvino bf16" if fast_bf16() else "onnx int8" if fast_int8() else "onnx fp32"
         assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
                                     "BERT": onnx, "RoBERTa": onnx}
         assert client.get("/health").json() == {"status": "ok"}
