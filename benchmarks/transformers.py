@@ -1,4 +1,5 @@
-"""Transformer latency at BERT-base / RoBERTa-base size: PyTorch FP32 (the original app) vs ORT FP32 vs ORT INT8.
+"""Transformer latency at BERT-base / RoBERTa-base size: PyTorch FP32 (the original app) vs ORT FP32 / INT8 vs
+OpenVINO FP32 (and BF16 where the CPU has BF16 instructions).
 
 Weights are random (hubs are unreachable here): speed does not depend on their values, and the output says
 so. The ONNX files come from humanorai's own exporter (fused attention, per-channel INT8). All paths run in
@@ -20,7 +21,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
 
 from benchmarks.classical import cpu_model
-from humanorai.members.transformer import OnnxBackend, TorchBackend
+from humanorai.members.transformer import OnnxBackend, OpenVinoBackend, TorchBackend, fast_bf16
 from humanorai.training.export import export_onnx
 
 SHAPES = ((1, 128), (1, 256), (1, 512), (16, 256))
@@ -50,24 +51,30 @@ def main() -> None:
     args = parser.parse_args()
     threads = torch.get_num_threads()
     print(f"CPU: {cpu_model()}, {threads} threads; random weights at base size (speed only, not accuracy)\n")
-    print("| model | batch × tokens | PyTorch FP32 ms | ORT FP32 ms | ORT INT8 ms | INT8 speed-up vs PyTorch |")
-    print("|---|---|---|---|---|---|")
+    columns = ["PyTorch FP32", "ORT FP32", "ORT INT8", "OpenVINO FP32"] + (["OpenVINO BF16"] if fast_bf16() else [])
+    print("| model | batch × tokens | " + " | ".join(f"{name} ms" for name in columns) + " | best vs PyTorch |")
+    print("|---|---|" + "---|" * (len(columns) + 1))
     rng = np.random.default_rng(0)
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory(prefix="humanorai-bench-") as scratch:
             folder = Path(scratch)
             base_model(name).save_pretrained(folder)
             export_onnx(folder)
-            backends = {"torch": TorchBackend(folder, "cpu", "fp32", threads),
-                        "fp32": OnnxBackend(folder / "model.onnx", threads),
-                        "int8": OnnxBackend(folder / "model.int8.onnx", threads)}
+            backends = {"PyTorch FP32": TorchBackend(folder, "cpu", "fp32", threads),
+                        "ORT FP32": OnnxBackend(folder / "model.onnx", threads),
+                        "ORT INT8": OnnxBackend(folder / "model.int8.onnx", threads),
+                        "OpenVINO FP32": OpenVinoBackend(folder / "model.onnx", "fp32", threads)}
+            if fast_bf16():
+                backends["OpenVINO BF16"] = OpenVinoBackend(folder / "model.onnx", "bf16", threads)
             for batch, tokens in SHAPES:
                 input_ids = rng.integers(5, 20000, size=(batch, tokens), dtype=np.int64)
                 mask = np.ones_like(input_ids)
                 result = {key: median_ms(lambda b=backend, i=input_ids, m=mask: b.logits(i, m), args.repeats)
                           for key, backend in backends.items()}
-                print(f"| {name} | {batch} × {tokens} | {result['torch']:.0f} | {result['fp32']:.0f} | "
-                      f"{result['int8']:.0f} | {result['torch'] / result['int8']:.1f}x |", flush=True)
+                best = min((value, key) for key, value in result.items() if key != "PyTorch FP32")
+                cells = " | ".join(f"{result[column]:.0f}" for column in columns)
+                print(f"| {name} | {batch} × {tokens} | {cells} | {result['PyTorch FP32'] / best[0]:.1f}x "
+                      f"({best[1]}) |", flush=True)
 
 
 if __name__ == "__main__":
