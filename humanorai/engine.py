@@ -136,10 +136,12 @@ class Engine:
         context = BundleContext(root, manifest, runtime)
         members: list[Member] = []
         unavailable: dict[str, str] = {}
+        shared_problem = _verify_shared_files(root, manifest)
         for entry in manifest.members:
             try:
                 with stage(f"Loading {entry.name}"):
-                    verify_files(root, _shared_files_of(entry, manifest))
+                    if entry.kind in GROUPED_KINDS and shared_problem is not None:
+                        raise shared_problem
                     verify_files(root, entry.files)
                     member = _loader(entry)(context, entry)
                     members.append(member)
@@ -228,11 +230,15 @@ def _member_groups(members: list[Member], manifest: Manifest) -> list[list[Membe
     return list(groups.values())
 
 
-def _shared_files_of(entry: MemberEntry, manifest: Manifest) -> dict[str, str]:
-    """The bundle-wide files a member reads: the H2O members read the TF-IDF and the genmodel jar."""
-    if entry.kind not in GROUPED_KINDS:
-        return {}
-    return dict(manifest.shared_files)
+def _verify_shared_files(root: Path, manifest: Manifest) -> BundleError | None:
+    """Check the bundle-wide files (TF-IDF, genmodel jar) once; the H2O members need all of them."""
+    if not any(entry.kind in GROUPED_KINDS for entry in manifest.members):
+        return None
+    try:
+        verify_files(root, manifest.shared_files)
+    except BundleError as error:
+        return error
+    return None
 
 
 def _describe(member: Member) -> str:

@@ -112,3 +112,15 @@ def test_a_member_whose_file_is_corrupt_is_unavailable_and_the_rest_serve(tiny_b
     prediction = engine.predict([TEXTS[0]])[0]
     assert prediction.verdict.total_models == 4 and prediction.unavailable == ["RoBERTa"]
     engine.close()
+
+
+def test_a_corrupt_shared_tfidf_file_takes_down_only_the_h2o_members(tiny_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "tfidf" / "idf.npz").write_bytes(b"not numbers")
+    engine = Engine.load(copy)
+    assert sorted(engine.unavailable) == ["DRF", "GBM", "GLM"]
+    assert all("tfidf/idf.npz: sha256 mismatch" in why for why in engine.unavailable.values())
+    prediction = engine.predict([TEXTS[0]])[0]
+    assert [vote.member for vote in prediction.votes] == ["BERT", "RoBERTa"] and "tfidf" not in prediction.timings_ms
+    engine.close()

@@ -247,6 +247,7 @@ def _evaluate_on_test(staging: Path, manifest: Manifest, split: Split) -> None:
         ensemble_p_human = np.array([p.verdict.p_human for p in predictions])
         ensemble_labels = np.array([p.verdict.prediction for p in predictions])
         ensemble_metrics = binary_metrics(labels, ensemble_p_human, predictions=ensemble_labels)
+        engine.close()
         manifest.ensemble["test_metrics"] = ensemble_metrics
         note(f"ensemble (majority): accuracy {ensemble_metrics['accuracy']:.4f}")
 
