@@ -15,29 +15,17 @@ from rich.console import Console
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class StageTimer:
-    """Elapsed time of a stage, readable inside and after its ``with`` block."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.seconds = 0.0
-
-    def stop(self) -> float:
-        self.seconds = time.perf_counter() - self.started
-        return self.seconds
-
-
 @contextlib.contextmanager
-def stage(message: str) -> Iterator[StageTimer]:
+def stage(message: str) -> Iterator[None]:
     """Print ``message…``, run the block, then print how long it took (or that it failed)."""
     console.print(f"[bold]{message}…[/bold]")
-    timer = StageTimer()
+    started = time.perf_counter()
     try:
-        yield timer
+        yield
     except BaseException:
-        console.print(f"  [red]{message} failed after {timer.stop():.1f} s[/red]")
+        console.print(f"  [red]{message} failed after {time.perf_counter() - started:.1f} s[/red]")
         raise
-    console.print(f"  done in {timer.stop():.1f} s")
+    console.print(f"  done in {time.perf_counter() - started:.1f} s")
 
 
 def note(message: str) -> None:
