@@ -248,26 +248,27 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     if backend == "auto":
         backend = "torch" if device == "cuda" else "openvino" if fast_bf16() else "onnx"
     if backend == "openvino":
-        if device != "cpu":
-            raise ValueError("the openvino backend runs on the CPU here; use --backend torch for CUDA")
-        if precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"the openvino backend has bf16 and fp32, not {precision}")
-        if precision == "auto":
-            precision = "bf16" if fast_bf16() else "fp32"
-        return OpenVinoBackend(folder / ONNX_FP32, precision, threads)
+        chosen = _cpu_precision("openvino", device, precision, "bf16", fast_bf16())
+        return OpenVinoBackend(folder / ONNX_FP32, chosen, threads)
     if backend == "onnx":
-        if device != "cpu":
-            raise ValueError("the onnx backend runs on the CPU; use --backend torch for CUDA")
-        if precision not in ("auto", "int8", "fp32"):
-            raise ValueError(f"the onnx backend has int8 and fp32, not {precision}")
-        if precision == "auto":
-            precision = "int8" if fast_int8() else "fp32"
-        return OnnxBackend(folder / (ONNX_FP32 if precision == "fp32" else ONNX_INT8), threads)
+        chosen = _cpu_precision("onnx", device, precision, "int8", fast_int8())
+        return OnnxBackend(folder / (ONNX_FP32 if chosen == "fp32" else ONNX_INT8), threads)
     if precision == "auto":
         precision = "fp16" if device == "cuda" else "fp32"
     if precision not in ("fp16", "fp32"):
         raise ValueError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
     return TorchBackend(folder, device, precision, threads)
+
+
+def _cpu_precision(backend: str, device: str, precision: str, fast: str, fast_here: bool) -> str:
+    """Check a CPU backend's device and precision; ``auto`` means ``fast`` where this CPU gains from it."""
+    if device != "cpu":
+        raise ValueError(f"the {backend} backend runs on the CPU; use --backend torch for CUDA")
+    if precision not in ("auto", fast, "fp32"):
+        raise ValueError(f"the {backend} backend has {fast} and fp32, not {precision}")
+    if precision == "auto":
+        return fast if fast_here else "fp32"
+    return precision
 
 
 def _cuda_available() -> bool:
