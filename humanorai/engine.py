@@ -9,12 +9,13 @@ member groups concurrently, and combines their ``p_human`` into the verdict with
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -162,21 +163,64 @@ class Engine:
     def queued_texts(self) -> int:
         return 0 if self._batcher is None else self._batcher.queued_texts
 
+    @property
+    def batching(self) -> bool:
+        return self._batcher is not None
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Score ``texts`` and return one :class:`Prediction` per text, in order."""
+        if self._batcher is not None:
+            return self.submit(texts).result()
+        keys, results, missing = self._lookup(texts)
+        if missing:
+            self._fill(keys, results, missing, self._score([texts[index] for index in missing]))
+        return [result for result in results if result is not None]
+
+    def submit(self, texts: Sequence[str]) -> Future[list[Prediction]]:
+        """Queue ``texts`` for the micro-batcher and return a future of their predictions.
+
+        Cancelling the future before its batch runs drops the work (a caller that has gone away costs no
+        compute). Repeats are answered from the cache at once. Needs batching; raises ``Overloaded``
+        when the queue is full.
+        """
+        if self._batcher is None:
+            raise RuntimeError("submit needs an engine with batching")
+        keys, results, missing = self._lookup(texts)
+        outcome: Future[list[Prediction]] = Future()
+        if not missing:
+            outcome.set_result([result for result in results if result is not None])
+            return outcome
+        queued = self._batcher.submit([texts[index] for index in missing])
+
+        def finish(done: Future[list[Prediction]]) -> None:
+            if done.cancelled() or outcome.cancelled():
+                return
+            with contextlib.suppress(InvalidStateError):  # the caller cancelled while the batch ran
+                error = done.exception()
+                if error is not None:
+                    outcome.set_exception(error)
+                    return
+                self._fill(keys, results, missing, done.result())
+                outcome.set_result([result for result in results if result is not None])
+
+        queued.add_done_callback(finish)
+        outcome.add_done_callback(lambda future: queued.cancel() if future.cancelled() else None)
+        return outcome
+
+    def _lookup(self, texts: Sequence[str]) -> tuple[list[str], list[Prediction | None], list[int]]:
+        """Cache keys, cached predictions (None where missing) and the positions still to score."""
         _check_texts(texts)
         keys = [cache_key(text, self.manifest.bundle_id) for text in texts]
         results: list[Prediction | None] = [self._cache.get(key) for key in keys]
         for result in results:
             self.observer.on_cache(result is not None)
-        missing = [index for index, result in enumerate(results) if result is None]
-        if missing:
-            misses = [texts[index] for index in missing]
-            scored = self._score(misses) if self._batcher is None else self._batcher.submit(misses).result()
-            for index, prediction in zip(missing, scored, strict=True):
-                results[index] = prediction
-                self._cache.put(keys[index], replace(prediction, cached=True))
-        return [result for result in results if result is not None]
+        return keys, results, [index for index, result in enumerate(results) if result is None]
+
+    def _fill(self, keys: list[str], results: list[Prediction | None], missing: list[int],
+              scored: list[Prediction]) -> None:
+        for index, prediction in zip(missing, scored, strict=True):
+            results[index] = prediction
+            self._cache.put(keys[index], replace(prediction, cached=True))
 
     def close(self) -> None:
         if self._batcher is not None:

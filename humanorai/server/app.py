@@ -7,11 +7,13 @@ with ``Retry-After`` rather than making the first caller wait. Every error is JS
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from humanorai.batching import Overloaded
 from humanorai.config import Settings
@@ -45,6 +48,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 MIN_RELIABLE_WORDS = 50
 RETRY_AFTER_LOADING_S = 5
 RETRY_AFTER_BUSY_S = 1
+#: How often a request waiting for its micro-batch checks that its client is still connected.
+DISCONNECT_POLL_S = 0.1
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 413, 422, 429, 503)
 }
@@ -141,7 +146,7 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
     _install_error_handlers(app)
-    _install_metrics_middleware(app, metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     def require_api_key(x_api_key: str | None = Header(default=None)) -> None:
         if settings.api_key is None:
@@ -155,10 +160,12 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
         if len(text) > settings.max_text_chars:
             raise ApiError(413, f"{label} has {len(text)} characters; the limit is {settings.max_text_chars}")
 
-    async def score(texts: list[str]) -> list[Prediction]:
+    async def score(request: Request, texts: list[str]) -> list[Prediction]:
         engine = loader.ready_engine()
         with admission:
             try:
+                if engine.batching:
+                    return await _unless_disconnected(request, engine.submit(texts), metrics)
                 return await run_in_threadpool(engine.predict, texts)
             except Overloaded as error:
                 raise ApiError(429, str(error), retry_after=RETRY_AFTER_BUSY_S) from error
@@ -167,15 +174,15 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
 
     @app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
               dependencies=[Depends(require_api_key)])
-    async def predict(body: PredictRequest) -> dict[str, Any]:
+    async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         """Classify one text: each model's verdict and the ensemble's (majority vote)."""
         check_text(body.text, "text")
-        (prediction,) = await score([body.text])
+        (prediction,) = await score(request, [body.text])
         return _response(prediction, body.text)
 
     @app.post("/predict/batch", response_model=BatchPredictResponse, responses=ERROR_RESPONSES,
               dependencies=[Depends(require_api_key)])
-    async def predict_batch(body: BatchPredictRequest) -> dict[str, Any]:
+    async def predict_batch(body: BatchPredictRequest, request: Request) -> dict[str, Any]:
         """Classify several texts in one call; results come back in the same order."""
         if not body.texts:
             raise ApiError(422, "texts is empty: send at least one text")
@@ -183,7 +190,7 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
             raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {settings.max_batch_texts}")
         for position, text in enumerate(body.texts):
             check_text(text, f"texts[{position}]")
-        predictions = await score(body.texts)
+        predictions = await score(request, body.texts)
         return {"results": [_response(p, text) for p, text in zip(predictions, body.texts, strict=True)]}
 
     @app.get("/health")
@@ -222,6 +229,20 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _unless_disconnected(request: Request, queued: Future[list[Prediction]],
+                               metrics: ServiceMetrics) -> list[Prediction]:
+    """Wait for a queued batch result; if the client goes away first, cancel it so it costs no compute."""
+    waiting = asyncio.wrap_future(queued)
+    while True:
+        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_S)
+        if done:
+            return waiting.result()
+        if await request.is_disconnected():
+            queued.cancel()
+            metrics.dropped.inc()
+            raise ApiError(499, "the client closed the connection before its answer was ready")
 
 
 def _response(prediction: Prediction, text: str) -> dict[str, Any]:
@@ -264,17 +285,33 @@ def _describe_problem(problem: dict[str, Any]) -> str:
     return f"{where}: {problem.get('msg', 'invalid')}"
 
 
-def _install_metrics_middleware(app: FastAPI, metrics: ServiceMetrics) -> None:
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class MetricsMiddleware:
+    """Counts requests and their latency by route and status.
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware hides
+    the client's disconnect from ``request.is_disconnected()``, which the batching path relies on.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self._app(scope, receive, send_and_note_status)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            metrics.requests.labels(route=path, status=str(status)).inc()
-            metrics.latency.labels(route=path).observe(time.perf_counter() - started)
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.requests.labels(route=path, status=str(status)).inc()
+            self._metrics.latency.labels(route=path).observe(time.perf_counter() - started)

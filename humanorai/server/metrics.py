@@ -29,6 +29,8 @@ class ServiceMetrics(EngineObserver):
                                      buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
         self.batch_tokens = Histogram("humanorai_batch_tokens", "Estimated tokens per micro-batch",
                                       buckets=(64, 256, 1024, 4096, 16384, 65536), registry=self.registry)
+        self.dropped = Counter("humanorai_dropped_requests", "Requests dropped because their client went away",
+                               registry=self.registry)
         self.queue_depth = Gauge("humanorai_queue_depth", "Texts waiting for a micro-batch", registry=self.registry)
 
     def watch_queue(self, depth: Callable[[], int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -148,5 +149,27 @@ def test_a_corrupt_member_leaves_the_server_up_and_honest(tiny_bundle: Path, tmp
         assert response.status_code == 200 and body["unavailable_models"] == ["BERT"]
         assert body["ensemble"]["total_models"] == 4 and "BERT" not in body["individual_results"]
         assert httpx.get(f"{server.url}/health").status_code == 200  # health and page need no key
+    finally:
+        stop_server(server)
+
+
+def test_a_request_whose_client_went_away_is_dropped_before_it_costs_compute(tiny_bundle: Path,
+                                                                             tmp_path: Path) -> None:
+    # Batches wait up to 3 s to fill, so the abandoned request is still queued when its client leaves.
+    server = start_server(tiny_bundle, tmp_path / "server.log",
+                          {"HUMANORAI_BATCH_WAIT_MS": "3000", "HUMANORAI_CACHE_SIZE": "0"})
+    try:
+        before = httpx.get(f"{server.url}/metrics").text
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}, timeout=0.5)
+        time.sleep(4.0)  # past the batch deadline: a live request would have run by now
+        after = httpx.get(f"{server.url}/metrics").text
+        dropped = "humanorai_dropped_requests_total"
+        assert metric(after, dropped) - metric(before, dropped) == 1
+        assert metric(after, "humanorai_batch_texts_count") == metric(before, "humanorai_batch_texts_count")
+        served = httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}, timeout=30)
+        assert served.status_code == 200  # the server carries on normally
+        assert metric(httpx.get(f"{server.url}/metrics").text, "humanorai_batch_texts_count") == metric(
+            before, "humanorai_batch_texts_count") + 1
     finally:
         stop_server(server)
