@@ -117,8 +117,9 @@ class Engine:
         self.observer = observer or EngineObserver()
         self._cache: LRUCache[Prediction] = LRUCache(self.settings.cache_size)
         self._groups = _member_groups(members, manifest)
-        self._uses_tfidf = context.has_tfidf and len(self._groups) > 0 and any(
-            entry.kind in GROUPED_KINDS and entry.name not in unavailable for entry in manifest.members)
+        loaded = {member.name for member in members}
+        self._uses_tfidf = context.has_tfidf and any(
+            entry.kind in GROUPED_KINDS and entry.name in loaded for entry in manifest.members)
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._groups)), thread_name_prefix="humanorai-member")
         limits = self.settings.batching
         self._batcher: MicroBatcher[Prediction] | None = (
