@@ -26,7 +26,8 @@ class MemberEntry:
 
     ``files`` maps bundle-relative paths to their sha256. ``threshold`` is the ``p_human`` at or above
     which the member votes HUMAN; ``options`` holds what the member needs to be rebuilt (e.g. which
-    shared features it reads).
+    shared features it reads). ``calibration`` (optional) is a Platt scaling fitted on validation,
+    ``{"slope": a, "intercept": b}``, applied to the member's ``p_human`` before it votes.
     """
 
     name: str
@@ -35,6 +36,7 @@ class MemberEntry:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, float] | None = None
 
 
 @dataclass

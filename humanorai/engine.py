@@ -25,7 +25,7 @@ import numpy as np
 from humanorai.batching import BatchLimits, MicroBatcher
 from humanorai.bundle import Manifest, MemberEntry, read_manifest, verify_files
 from humanorai.cache import LRUCache, cache_key
-from humanorai.ensemble import Verdict, Vote, confidence_percent, majority_vote
+from humanorai.ensemble import Calibration, EnsemblePolicy, Verdict, Vote, confidence_percent
 from humanorai.errors import BundleError, InputError
 from humanorai.labels import label_name
 from humanorai.members.base import Member, TextBatch
@@ -116,6 +116,9 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.observer = observer or EngineObserver()
         self._cache: LRUCache[Prediction] = LRUCache(self.settings.cache_size)
+        self.ensemble = EnsemblePolicy.from_manifest(manifest.ensemble)
+        self._calibrations = {entry.name: Calibration.from_dict(entry.calibration)
+                              for entry in manifest.members if entry.calibration is not None}
         self._groups = _member_groups(members, manifest)
         loaded = {member.name for member in members}
         self._uses_tfidf = context.has_tfidf and any(
@@ -168,16 +171,21 @@ class Engine:
     def batching(self) -> bool:
         return self._batcher is not None
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Score ``texts`` and return one :class:`Prediction` per text, in order."""
+    def predict(self, texts: Sequence[str], method: str | None = None) -> list[Prediction]:
+        """Score ``texts`` and return one :class:`Prediction` per text, in order.
+
+        ``method`` picks the ensemble method (``majority``, ``soft``, ``stacked``; None = the bundle's
+        default). Member scores are cached, the verdict is combined per call, so methods share the cache.
+        """
         if self._batcher is not None:
-            return self.submit(texts).result()
+            return self.submit(texts, method).result()
+        method = self.ensemble.check(method)
         keys, results, missing = self._lookup(texts)
         if missing:
             self._fill(keys, results, missing, self._score([texts[index] for index in missing]))
-        return [result for result in results if result is not None]
+        return self._combined(results, method)
 
-    def submit(self, texts: Sequence[str]) -> Future[list[Prediction]]:
+    def submit(self, texts: Sequence[str], method: str | None = None) -> Future[list[Prediction]]:
         """Queue ``texts`` for the micro-batcher and return a future of their predictions.
 
         Cancelling the future before its batch runs drops the work (a caller that has gone away costs no
@@ -186,10 +194,11 @@ class Engine:
         """
         if self._batcher is None:
             raise RuntimeError("submit needs an engine with batching")
+        method = self.ensemble.check(method)
         keys, results, missing = self._lookup(texts)
         outcome: Future[list[Prediction]] = Future()
         if not missing:
-            outcome.set_result([result for result in results if result is not None])
+            outcome.set_result(self._combined(results, method))
             return outcome
         queued = self._batcher.submit([texts[index] for index in missing])
 
@@ -202,7 +211,7 @@ class Engine:
                     outcome.set_exception(error)
                     return
                 self._fill(keys, results, missing, done.result())
-                outcome.set_result([result for result in results if result is not None])
+                outcome.set_result(self._combined(results, method))
 
         queued.add_done_callback(finish)
         outcome.add_done_callback(lambda future: queued.cancel() if future.cancelled() else None)
@@ -216,6 +225,12 @@ class Engine:
         for result in results:
             self.observer.on_cache(result is not None)
         return keys, results, [index for index, result in enumerate(results) if result is None]
+
+    def _combined(self, results: list[Prediction | None], method: str) -> list[Prediction]:
+        """The predictions with their verdict by ``method`` (scoring used the bundle's default)."""
+        return [result if result.verdict.method == method
+                else replace(result, verdict=self.ensemble.combine(result.votes, method))
+                for result in results if result is not None]
 
     def _fill(self, keys: list[str], results: list[Prediction | None], missing: list[int],
               scored: list[Prediction]) -> None:
@@ -255,13 +270,16 @@ class Engine:
         timings_ms["total"] = 1000.0 * (time.perf_counter() - started)
         ordered_timings = {name: timings_ms[name] for name in ("tfidf", *p_human, "total") if name in timings_ms}
         predictions = []
+        for name, calibration in self._calibrations.items():
+            if name in p_human:
+                p_human[name] = calibration.apply(p_human[name])
         for index in range(len(batch)):
             votes = [Vote(member.name, float(p_human[member.name][index]), member.threshold)
                      for member in self.members]
             windows = {member: int(values[index]) for (member, key), values in batch.annotations.items()
                        if key == "windows"}
-            predictions.append(Prediction(votes=votes, verdict=majority_vote(votes), timings_ms=ordered_timings,
-                                          bundle_id=self.manifest.bundle_id,
+            predictions.append(Prediction(votes=votes, verdict=self.ensemble.combine(votes),
+                                          timings_ms=ordered_timings, bundle_id=self.manifest.bundle_id,
                                           unavailable=sorted(self.unavailable), windows=windows))
         return predictions
 

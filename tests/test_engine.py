@@ -1,3 +1,4 @@
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,6 +95,43 @@ def test_concurrent_batched_requests_equal_sequential_ones(tiny_bundle: Path) ->
     sequential.close()
 
 
+def test_every_method_answers_from_one_cached_scoring(tiny_bundle: Path) -> None:
+    engine = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=100))
+    majority = engine.predict(TEXTS[:6])
+    soft = engine.predict(TEXTS[:6], "soft")
+    stacked = engine.predict(TEXTS[:6], "stacked")
+    assert [p.cached for p in soft + stacked] == [True] * 12
+    stacker = engine.ensemble.stacker
+    assert stacker is not None
+    for first, by_mean, by_stacker in zip(majority, soft, stacked, strict=True):
+        assert first.verdict.method == "majority" and p_humans([first, first]) == p_humans([by_mean, by_stacker])
+        mean = float(np.mean([vote.p_human for vote in first.votes]))
+        assert (by_mean.verdict.method, by_mean.verdict.p_human, by_mean.verdict.prediction) == (
+            "soft", pytest.approx(mean), int(mean >= 0.5))
+        logits = [np.log(v.p_human / (1 - v.p_human)) for v in first.votes]
+        by_hand = 1 / (1 + np.exp(-(stacker.intercept + np.dot(stacker.weights, logits))))
+        assert by_stacker.verdict.p_human == pytest.approx(by_hand, abs=1e-9)
+        assert by_stacker.verdict.vote_count == first.verdict.vote_count
+    with pytest.raises(InputError, match="unknown ensemble method"):
+        engine.predict(TEXTS[:1], "median")
+    engine.close()
+
+
+def test_a_members_calibration_is_applied_before_it_votes(tiny_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    glm = next(entry for entry in manifest["members"] if entry["name"] == "GLM")
+    glm["calibration"] = {"slope": 0.5, "intercept": 1.0}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    raw = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=0)).predict(TEXTS[:8])
+    calibrated = Engine.load(copy, settings=EngineSettings(cache_size=0)).predict(TEXTS[:8])
+    for before, after in zip(raw, calibrated, strict=True):
+        p, q = before.votes[2].p_human, after.votes[2].p_human
+        assert q == pytest.approx(1 / (1 + np.exp(-(0.5 * np.log(p / (1 - p)) + 1.0))), abs=1e-9)
+        assert [v.p_human for v in after.votes[:2]] == [v.p_human for v in before.votes[:2]]
+
+
 class BatchCounter(EngineObserver):
     def __init__(self) -> None:
         self.sizes: list[int] = []
@@ -111,6 +149,7 @@ def test_a_member_whose_file_is_corrupt_is_unavailable_and_the_rest_serve(tiny_b
     assert "roberta/model.int8.onnx: sha256 mismatch" in engine.unavailable["RoBERTa"]
     prediction = engine.predict([TEXTS[0]])[0]
     assert prediction.verdict.total_models == 4 and prediction.unavailable == ["RoBERTa"]
+    assert engine.predict([TEXTS[0]], "stacked")[0].verdict.method == "soft"  # the stacker needs RoBERTa
     engine.close()
 
 

@@ -1,0 +1,42 @@
+"""Fit the numbers behind the ``stacked`` ensemble and the optional per-member calibration.
+
+Both are logistic regressions on the validation split — data the members did not train on (they only
+early-stopped on it, which makes validation scores slightly optimistic; the test split reports the truth).
+Their coefficients go into the manifest as plain numbers and are applied by :mod:`humanorai.ensemble`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from humanorai.ensemble import Calibration, Stacker, logit
+from humanorai.errors import TrainingError
+
+#: Platt scaling has two parameters and thousands of texts: effectively unregularised.
+CALIBRATION_C = 1e4
+#: The stacker's weights are mildly regularised so that two near-duplicate members cannot blow up.
+STACKER_C = 1.0
+
+
+def fit_calibration(p_human: np.ndarray, labels: np.ndarray) -> Calibration:
+    """Platt scaling of one member's ``p_human`` on validation labels."""
+    model = _fit(logit(p_human).reshape(-1, 1), labels, CALIBRATION_C)
+    return Calibration(slope=round(float(model.coef_[0, 0]), 8), intercept=round(float(model.intercept_[0]), 8))
+
+
+def fit_stacker(p_human: Mapping[str, np.ndarray], labels: np.ndarray) -> Stacker:
+    """Logistic regression over the members' logits (member order as given)."""
+    names = tuple(p_human)
+    inputs = np.column_stack([logit(p_human[name]) for name in names])
+    model = _fit(inputs, labels, STACKER_C)
+    return Stacker(members=names, weights=tuple(round(float(w), 8) for w in model.coef_[0]),
+                   intercept=round(float(model.intercept_[0]), 8))
+
+
+def _fit(inputs: np.ndarray, labels: np.ndarray, regularisation_c: float) -> LogisticRegression:
+    if len(set(labels.tolist())) != 2:
+        raise TrainingError("the validation split needs both labels to fit calibration or stacking")
+    return LogisticRegression(C=regularisation_c, max_iter=1000).fit(inputs, labels)
