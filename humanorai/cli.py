@@ -29,6 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 BACKEND_HELP = "Transformer backend: auto, onnx, openvino or torch."
 PRECISION_HELP = "auto, int8/fp32 (onnx), bf16/fp32 (openvino), fp16/fp32 (torch)."
+ENSEMBLE_HELP = "Ensemble method: majority, soft or stacked (default: the bundle's)."
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
@@ -71,6 +72,15 @@ def train(
     gradient_accumulation: Annotated[int, typer.Option(help="Batches per optimizer step.")] = 1,
     learning_rate: Annotated[float | None, typer.Option(
         help="Transformer learning rate (default: 5e-5 for a base checkpoint, the preset's from scratch).")] = None,
+    calibrate: Annotated[bool, typer.Option(
+        help="Fit a probability calibration per member on the validation split.")] = False,
+    ensemble: Annotated[str, typer.Option(
+        help="The bundle's default ensemble method: majority, soft, stacked, or best (best on the test "
+             "split).")] = "majority",
+    serving_only: Annotated[bool, typer.Option(
+        help="Keep only serving files: drop the transformers' PyTorch weights and FP32 ONNX.")] = False,
+    data_credit: Annotated[str | None, typer.Option(
+        help="Source and licence of DATA, recorded in the manifest.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
     """Train the ensemble members on DATA and write a verified bundle to --out."""
@@ -88,6 +98,7 @@ def train(
             tfidf=TfidfParams(normalization=TFIDF_DEFAULT, max_features=max_features,
                               ngram_range=(1, max_ngram), min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed), h2o_url=h2o_url, overwrite=overwrite,
+            calibrate=calibrate, ensemble=ensemble, serving_only=serving_only, data_credit=data_credit,
             transformers=TransformerOptions(
                 preset=_choice(preset, PRESETS, "--preset"), bert_base=bert_base, roberta_base=roberta_base,
                 fine_tune=FineTuneSettings(epochs=epochs, batch_size=batch_size, max_length=max_length,
@@ -116,19 +127,60 @@ def predict(
         help="Transformer window in tokens (default: as trained); longer texts are scored in windows.")] = None,
     stride: Annotated[int | None, typer.Option(
         help="Tokens shared by neighbouring windows (default: a quarter of the window).")] = None,
+    ensemble: Annotated[str | None, typer.Option(help=ENSEMBLE_HELP)] = None,
 ) -> None:
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
         runtime = _runtime(backend, precision, device, max_length, stride)
         engine = Engine.load(_bundle_path(bundle), runtime, EngineSettings(cache_size=0))
-        prediction = engine.predict([content])[0]
+        prediction = engine.predict([content], ensemble)[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
     if as_json:
         typer.echo(json.dumps(prediction.to_dict(), indent=2))
     else:
         _print_table(prediction)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="CSV or JSONL file with text and label columns.")],
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: HUMANORAI_BUNDLE).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
+        = Path("humanorai-report"),
+    text_column: Annotated[str, typer.Option(help="Name of the text column.")] = "text",
+    label_column: Annotated[str, typer.Option(help="Name of the label column (1/0 or HUMAN/AI).")] = "label",
+    group_by: Annotated[str | None, typer.Option(
+        help="Column to break the results down by (e.g. source).")] = None,
+    group_pattern: Annotated[str | None, typer.Option(
+        help="Regex applied to --group-by; its first group is the key, e.g. '^l2r/([^/]+)/'.")] = None,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score DATA with every member and ensemble method; write a report (Markdown, JSON, ROC and
+    reliability plots)."""
+    from humanorai.training.data import load_corpus
+    from humanorai.training.evaluate import evaluation_report, score_corpus
+    from humanorai.training.report import write_report
+
+    try:
+        corpus = load_corpus(data, text_column, label_column, group_by, group_pattern)
+        path = _bundle_path(bundle)
+        engine = Engine.load(path, _runtime(backend, precision, device, None, None), EngineSettings(cache_size=0))
+        try:
+            scored = score_corpus(engine, corpus, f"Scoring {len(corpus)} texts")
+        finally:
+            engine.close()
+        report = evaluation_report(scored)
+        context = {"bundle": engine.manifest.bundle_id, "data": str(data),
+                   "command": shlex.join(["humanorai", *sys.argv[1:]])}
+        written = write_report(report, scored, out, context)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    _print_report(report)
+    console.print(f"report written: {', '.join(str(path) for path in written)}")
 
 
 @app.command()
@@ -212,3 +264,18 @@ def _print_table(prediction: Prediction) -> None:
     output.print(f"{ensemble['vote_count']} of {ensemble['total_models']} models say HUMAN")
     if prediction.unavailable:
         output.print(f"[yellow]unavailable:[/yellow] {', '.join(prediction.unavailable)}")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from humanorai.training.evaluate import format_metric, report_models
+
+    table = Table(title=f"{report['texts']} texts ({report['labels']['HUMAN']} HUMAN, {report['labels']['AI']} AI)")
+    columns = ("accuracy", "f1", "roc_auc", "log_loss", "ece")
+    table.add_column("model")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, entry in report_models(report):
+        table.add_row(name, *(format_metric(entry["metrics"][column]) for column in columns))
+    output = Console()
+    output.print(table)
+    output.print(f"best ensemble method on these texts: [bold]{report['best_method']}[/bold]")

@@ -118,3 +118,11 @@ def test_ctrl_c_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path) -
     while h2o_jvm_pids() - jvms_before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not h2o_jvm_pids() - jvms_before
+
+
+def test_predict_takes_an_ensemble_method(tiny_bundle: Path) -> None:
+    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json", "--ensemble", "stacked")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ensemble"]["method"] == "stacked"
+    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--ensemble", "mean")
+    assert result.returncode == 2 and "unknown ensemble method 'mean'" in result.stderr

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from humanorai.bundle import MemberEntry
+from humanorai.errors import BundleError
 from humanorai.members.base import Member, TextBatch
 from humanorai.members.context import BundleContext
 from humanorai.text import NormalizationSpec, normalize
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 KIND = "transformer"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+#: The PyTorch weights (HF format); like the FP32 ONNX, absent from a ``--serving-only`` bundle.
+WEIGHTS = "model.safetensors"
 Backend = Literal["auto", "onnx", "openvino", "torch"]
 Precision = Literal["auto", "int8", "fp32", "fp16", "bf16"]
 
@@ -241,23 +244,38 @@ def fast_bf16() -> bool:
 def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
                  device: str = "auto", threads: int | None = None) -> LogitsBackend:
     """Pick the backend from what this machine has: PyTorch FP16 on CUDA; on a CPU with BF16 matrix
-    instructions OpenVINO BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32."""
+    instructions OpenVINO BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32.
+
+    ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 ONNX, so it
+    runs on ONNX Runtime INT8 everywhere; asking explicitly for a missing file is an error that says so.
+    """
     threads = threads or max(1, (os.cpu_count() or 1))
+    has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
     if device == "auto":
-        device = "cuda" if backend in ("auto", "torch") and _cuda_available() else "cpu"
+        device = "cuda" if backend in ("auto", "torch") and has_weights and _cuda_available() else "cpu"
     if backend == "auto":
-        backend = "torch" if device == "cuda" else "openvino" if fast_bf16() else "onnx"
+        backend = "torch" if device == "cuda" else "openvino" if fast_bf16() and has_fp32 else "onnx"
     if backend == "openvino":
         chosen = _cpu_precision("openvino", device, precision, "bf16", fast_bf16())
-        return OpenVinoBackend(folder / ONNX_FP32, chosen, threads)
+        return OpenVinoBackend(_bundle_file(folder, ONNX_FP32), chosen, threads)
     if backend == "onnx":
-        chosen = _cpu_precision("onnx", device, precision, "int8", fast_int8())
-        return OnnxBackend(folder / (ONNX_FP32 if chosen == "fp32" else ONNX_INT8), threads)
+        chosen = _cpu_precision("onnx", device, precision, "int8", fast_int8() or not has_fp32)
+        return OnnxBackend(_bundle_file(folder, ONNX_FP32 if chosen == "fp32" else ONNX_INT8), threads)
     if precision == "auto":
         precision = "fp16" if device == "cuda" else "fp32"
     if precision not in ("fp16", "fp32"):
         raise ValueError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
+    _bundle_file(folder, WEIGHTS)
     return TorchBackend(folder, device, precision, threads)
+
+
+def _bundle_file(folder: Path, name: str) -> Path:
+    """``folder / name``, or an error naming what is missing and what still works."""
+    path = folder / name
+    if not path.is_file():
+        raise BundleError(f"{folder.name}/{name} is not in this bundle (a --serving-only bundle keeps only "
+                          f"{ONNX_INT8}); use --backend onnx --precision int8")
+    return path
 
 
 def _cpu_precision(backend: str, device: str, precision: str, fast: str, fast_here: bool) -> str:

@@ -160,13 +160,13 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
         if len(text) > settings.max_text_chars:
             raise ApiError(413, f"{label} has {len(text)} characters; the limit is {settings.max_text_chars}")
 
-    async def score(request: Request, texts: list[str]) -> list[Prediction]:
+    async def score(request: Request, texts: list[str], method: str | None) -> list[Prediction]:
         engine = loader.ready_engine()
         with admission:
             try:
                 if engine.batching:
-                    return await _unless_disconnected(request, engine.submit(texts), metrics)
-                return await run_in_threadpool(engine.predict, texts)
+                    return await _unless_disconnected(request, engine.submit(texts, method), metrics)
+                return await run_in_threadpool(engine.predict, texts, method)
             except Overloaded as error:
                 raise ApiError(429, str(error), retry_after=RETRY_AFTER_BUSY_S) from error
             except InputError as error:
@@ -175,9 +175,9 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
     @app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
               dependencies=[Depends(require_api_key)])
     async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
-        """Classify one text: each model's verdict and the ensemble's (majority vote)."""
+        """Classify one text: each model's verdict and the ensemble's (majority vote unless asked otherwise)."""
         check_text(body.text, "text")
-        (prediction,) = await score(request, [body.text])
+        (prediction,) = await score(request, [body.text], body.ensemble)
         return _response(prediction, body.text)
 
     @app.post("/predict/batch", response_model=BatchPredictResponse, responses=ERROR_RESPONSES,
@@ -190,7 +190,7 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
             raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {settings.max_batch_texts}")
         for position, text in enumerate(body.texts):
             check_text(text, f"texts[{position}]")
-        predictions = await score(request, body.texts)
+        predictions = await score(request, body.texts, body.ensemble)
         return {"results": [_response(p, text) for p, text in zip(predictions, body.texts, strict=True)]}
 
     @app.get("/health")
@@ -210,6 +210,7 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
             "ready": True, "status": "degraded" if engine.unavailable else "ok",
             "bundle": engine.manifest.bundle_id, "members": engine.describe_members(),
             "unavailable": engine.unavailable, "load_seconds": round(loader.load_seconds or 0.0, 2),
+            "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods)},
         })
 
     @app.get("/models", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)

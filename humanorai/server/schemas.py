@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, StrictStr
+
+EnsembleMethod = Literal["majority", "soft", "stacked"]
+ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or stacked; default: the bundle's."
 
 
 class PredictRequest(BaseModel):
     text: StrictStr = Field(description="The text to classify (English).")
+    ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
 
 
 class BatchPredictRequest(BaseModel):
     texts: list[StrictStr] = Field(description="Texts to classify, each scored as in /predict.")
+    ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
 
 
 class MemberResult(BaseModel):

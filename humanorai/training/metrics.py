@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 
-from humanorai.labels import HUMAN
+from humanorai.labels import AI, HUMAN, label_name
+
+#: Equal-width bins of ``p_human`` for the calibration error and the reliability diagram.
+CALIBRATION_BINS = 10
 
 
 def binary_metrics(labels: np.ndarray, p_human: np.ndarray, threshold: float = 0.5,
@@ -28,3 +33,36 @@ def binary_metrics(labels: np.ndarray, p_human: np.ndarray, threshold: float = 0
         "log_loss": log_loss(labels, clipped, labels=[0, 1]),
     }
     return {name: round(float(value), 6) for name, value in values.items()}
+
+
+def confusion(labels: np.ndarray, predictions: np.ndarray) -> dict[str, dict[str, int]]:
+    """Counts by true label (outer key) and predicted label (inner key), both named HUMAN / AI."""
+    return {label_name(truth): {label_name(guess): int(np.sum((labels == truth) & (predictions == guess)))
+                                for guess in (HUMAN, AI)}
+            for truth in (HUMAN, AI)}
+
+
+def reliability(labels: np.ndarray, p_human: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+    """Per equal-width bin of ``p_human``: how many texts, their mean ``p_human`` and the share that is HUMAN.
+
+    Empty bins are kept (count 0, means None) so every model's table has the same rows.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    positions = np.digitize(p_human, edges[1:-1])  # 0 … bins-1; p = 1.0 lands in the last bin
+    table = []
+    for index in range(bins):
+        inside = positions == index
+        count = int(inside.sum())
+        table.append({
+            "lower": round(float(edges[index]), 6), "upper": round(float(edges[index + 1]), 6), "count": count,
+            "mean_p_human": round(float(p_human[inside].mean()), 6) if count else None,
+            "fraction_human": round(float(labels[inside].mean()), 6) if count else None,
+        })
+    return table
+
+
+def expected_calibration_error(table: list[dict[str, Any]]) -> float:
+    """ECE: the count-weighted mean gap between mean ``p_human`` and the HUMAN share, over the bins."""
+    total = sum(row["count"] for row in table)
+    gap = sum(row["count"] * abs(row["mean_p_human"] - row["fraction_human"]) for row in table if row["count"])
+    return round(gap / total, 6) if total else float("nan")

