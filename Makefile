@@ -31,4 +31,4 @@ typecheck:
 	$(BIN)/mypy humanorai
 
 bench:
-	$(BIN)/python benchmarks/classical.py
+	$(BIN)/humanorai bench

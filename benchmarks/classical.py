@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -22,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from humanorai.engine import Engine
+from humanorai.bench import OriginalH2O, cpu_model, p_human_column
+from humanorai.engine import Engine, EngineSettings
 from humanorai.members.context import BundleContext
 from humanorai.training.h2o_cluster import h2o, h2o_cluster
 from humanorai.training.h2o_models import H2O_MEMBERS
@@ -38,20 +38,6 @@ def median_ms(run: Callable[[str], object], texts: list[str], repeats: int = 1) 
     return statistics.median(timings), timings
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def p_human_column(frame: h2o.H2OFrame) -> float:
-    return float(frame["p1"].as_data_frame(use_pandas=False, header=False)[0][0])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, required=True)
@@ -60,10 +46,9 @@ def main() -> None:
     args = parser.parse_args()
 
     texts = pd.read_csv(args.corpus)["text"].sample(n=args.texts, random_state=0).tolist()
-    engine = Engine.load(args.bundle)
+    engine = Engine.load(args.bundle, settings=EngineSettings(cache_size=0))  # every call computed, none cached
     context = BundleContext(args.bundle, engine.manifest)
-    tfidf = context.tfidf
-    names = tfidf.feature_names()
+    names = context.tfidf.feature_names()
 
     def ours(text: str) -> float:
         return engine.predict([text])[0].verdict.p_human
@@ -71,31 +56,21 @@ def main() -> None:
     for text in texts[:5]:
         ours(text)  # warm-up, as a server is warm after loading
     with h2o_cluster():
-        models = {name: h2o.import_mojo(str(args.bundle / "h2o" / f"{name}.zip")) for name in H2O_MEMBERS}
-
-        def dense_frame(text: str, **kwargs: object) -> h2o.H2OFrame:
-            return h2o.H2OFrame(pd.DataFrame(tfidf.transform([text]).toarray(), columns=names), **kwargs)
+        reference = OriginalH2O(args.bundle, engine.manifest, context.tfidf)
 
         def original(text: str) -> list[float]:
-            results = []
-            for name in H2O_MEMBERS:
-                frame = dense_frame(text)
-                predictions = models[name].predict(frame)
-                results.append(p_human_column(predictions))
-                h2o.remove([frame, predictions])
-            return results
+            return list(reference.predict(text)[0].values())
 
         def original_optimised(text: str) -> list[float]:
-            frame = dense_frame(text, column_types=["numeric"] * len(names))
+            frame = reference.dense_frame(text, column_types=["numeric"] * len(names))
             results = []
-            for name in H2O_MEMBERS:
-                predictions = models[name].predict(frame)
+            for model in reference.models.values():
+                predictions = model.predict(frame)
                 results.append(p_human_column(predictions))
                 h2o.remove(predictions)
             h2o.remove(frame)
             return results
 
-        h2o.no_progress()
         original(texts[0])
         median_a, _ = median_ms(original, texts)
         median_b, _ = median_ms(original_optimised, texts)

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from benchmarks.classical import cpu_model
+from humanorai.bench import cpu_model
 
 MAX_REQUESTS_PER_MODE = 100_000
 

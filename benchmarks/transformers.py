@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
 
-from benchmarks.classical import cpu_model
+from humanorai.bench import cpu_model
 from humanorai.members.transformer import OnnxBackend, OpenVinoBackend, TorchBackend, fast_bf16
 from humanorai.training.export import export_onnx
 

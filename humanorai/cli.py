@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from humanorai.config import Settings
+from humanorai.bundle import MANIFEST_FILE
+from humanorai.config import DEMO_BUNDLE, Settings
 from humanorai.engine import Engine, EngineSettings, Prediction
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.context import TransformerRuntime
@@ -29,6 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 BACKEND_HELP = "Transformer backend: auto, onnx, openvino or torch."
 PRECISION_HELP = "auto, int8/fp32 (onnx), bf16/fp32 (openvino), fp16/fp32 (torch)."
+BUNDLE_HELP = "Bundle folder (default: HUMANORAI_BUNDLE, else the built-in demo bundle models/demo)."
 ENSEMBLE_HELP = "Ensemble method: majority, soft or stacked (default: the bundle's)."
 
 #: Errors a user can act on: printed as one line, exit code 2.
@@ -118,7 +120,7 @@ def train(
 def predict(
     text: Annotated[str | None, typer.Argument(help="Text to score; '-' reads standard input.")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the text from this file.")] = None,
-    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: HUMANORAI_BUNDLE).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")] = False,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
@@ -146,7 +148,7 @@ def predict(
 @app.command()
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV or JSONL file with text and label columns.")],
-    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: HUMANORAI_BUNDLE).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
         = Path("humanorai-report"),
     text_column: Annotated[str, typer.Option(help="Name of the text column.")] = "text",
@@ -184,8 +186,50 @@ def evaluate(
 
 
 @app.command()
+def bench(
+    bundle: Annotated[Path | None, typer.Option(
+        help="Bundle whose DRF, GBM and GLM are measured (default: as for predict).")] = None,
+    corpus: Annotated[Path | None, typer.Option(
+        help="CSV/JSONL whose texts are joined into ~512-token texts (default: ../shared/data/train_corpus.csv "
+             "when present, else generated text).")] = None,
+    size: Annotated[str, typer.Option(help="Transformer size: base (BERT-base/RoBERTa-base) or tiny.")] = "base",
+    texts: Annotated[int, typer.Option(help="Single texts timed one by one.")] = 10,
+    repeats: Annotated[int, typer.Option(help="Times each single text is scored.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Texts in the throughput batch.")] = 64,
+    max_length: Annotated[int, typer.Option(help="Tokens per text and transformer window.")] = 512,
+    seed: Annotated[int, typer.Option(help="Seed for picking and joining texts.")] = 0,
+    original_batch_budget: Annotated[float, typer.Option(
+        help="Seconds the original path may spend on the batch before the rest is extrapolated.")] = 180.0,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
+    out: Annotated[Path | None, typer.Option(help="Also write the Markdown result to this file.")] = None,
+) -> None:
+    """Measure the original app's path against the engine, side by side in one run, and print ratios.
+
+    Exits with 1 when the two paths disagree beyond the stated tolerances."""
+    from humanorai.bench import DEFAULT_CORPUS, BenchOptions, render_markdown, run_bench
+
+    try:
+        if corpus is None and DEFAULT_CORPUS.is_file():
+            corpus = DEFAULT_CORPUS
+        result = run_bench(BenchOptions(
+            bundle=_bundle_path(bundle), corpus=corpus, size=_choice(size, ("base", "tiny"), "--size"),
+            texts=texts, repeats=repeats, batch_size=batch_size, max_length=max_length, seed=seed,
+            original_batch_budget_s=original_batch_budget, runtime=_runtime(backend, precision, "cpu", None, None)))
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    markdown = render_markdown(result)
+    typer.echo(markdown)
+    if out is not None:
+        out.write_text(markdown, encoding="utf-8")
+    if result.parity_failures:
+        console.print(f"[red]the paths disagree:[/red] {'; '.join(result.parity_failures)}")
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def serve(
-    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: HUMANORAI_BUNDLE).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
     host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
@@ -238,13 +282,17 @@ def _read_text(text: str | None, file: Path | None) -> str:
 
 
 def _bundle_path(bundle: Path | None) -> Path:
+    """--bundle, else HUMANORAI_BUNDLE, else the built-in demo bundle."""
     if bundle is not None:
         return bundle
     configured = Settings.from_env().bundle
-    if configured is None:
-        raise BundleError("no bundle given: pass --bundle DIR or set HUMANORAI_BUNDLE "
-                          "(train one with: humanorai train DATA --out DIR)")
-    return configured
+    if configured is not None:
+        return configured
+    if not (DEMO_BUNDLE / MANIFEST_FILE).is_file():
+        raise BundleError(f"no bundle given and the built-in demo bundle ({DEMO_BUNDLE}) is missing: pass --bundle "
+                          "DIR or set HUMANORAI_BUNDLE (train one with: humanorai train DATA --out DIR)")
+    console.print(f"using the built-in demo bundle {DEMO_BUNDLE} (trained on the L2R corpus; see README)")
+    return DEMO_BUNDLE
 
 
 def _print_table(prediction: Prediction) -> None:

@@ -1,0 +1,43 @@
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from humanorai.bench import H2O_TOLERANCE, TRANSFORMER_TOLERANCE, BenchOptions, render_markdown, run_bench
+from tests.conftest import h2o_jvm_pids
+
+pytestmark = pytest.mark.slow
+STAGES = ["tfidf", "DRF", "GBM", "GLM", "BERT", "RoBERTa", "total"]
+
+
+def test_bench_measures_both_paths_side_by_side_and_cleans_up(
+        tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # whatever the run writes lands here
+    jvms_before = h2o_jvm_pids()
+    result = run_bench(BenchOptions(bundle=tiny_bundle, size="tiny", texts=2, batch_size=4, max_length=128,
+                                    original_batch_budget_s=0.0))
+
+    assert list(result.original_ms) == STAGES
+    assert list(result.engine_ms) == STAGES
+    for stage in STAGES:
+        assert result.original_ms[stage] > 0 and result.engine_ms[stage] > 0
+        assert result.ratio(stage) == result.original_ms[stage] / result.engine_ms[stage]
+    assert result.texts == 2
+    assert 0 < result.median_tokens["BERT"] <= 128 and 0 < result.median_tokens["RoBERTa"] <= 128
+    assert result.throughput.batch_size == 4
+    assert result.throughput.original_sample == 1  # no time budget: one text timed and extrapolated
+    assert result.throughput.original_texts_per_s > 0 and result.throughput.engine_texts_per_s > 0
+    assert result.raw_member_sum_ms > 0
+    assert result.h2o_max_difference <= H2O_TOLERANCE
+    assert set(result.transformer_max_difference) == {"BERT", "RoBERTa"}
+    assert max(result.transformer_max_difference.values()) <= TRANSFORMER_TOLERANCE
+    assert result.parity_failures == []
+
+    markdown = render_markdown(result)
+    assert "| stage | original ms | engine ms | ratio |" in markdown
+    assert "| GBM |" in markdown and "| total: five-member verdict |" in markdown
+    assert "random weights" in markdown and "generated English-like text" in markdown
+    assert "extrapolated from 1 of the 4 texts" in markdown
+
+    assert h2o_jvm_pids() <= jvms_before
+    assert list(tmp_path.glob("humanorai-*")) == []  # bundle, H2O and export folders (torch keeps its caches)
