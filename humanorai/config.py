@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| HUMANORAI_BUNDLE | (none) | bundle folder used when a command is given none |
+| HUMANORAI_BUNDLE | models/demo | bundle folder used when a command is given none (default: the built-in demo) |
 | HUMANORAI_API_KEY | (none) | when set, API routes need the header ``X-API-Key: <key>`` |
 | HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
 | HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
@@ -27,6 +27,9 @@ from humanorai.batching import BatchLimits
 from humanorai.engine import EngineSettings
 
 ENV_PREFIX = "HUMANORAI_"
+#: The demo bundle that ships in the repository (trained on the shared corpus; see its manifest's command),
+#: so ``humanorai serve`` works on a fresh clone without training anything.
+DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "demo"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from humanorai import cli
+from humanorai.errors import BundleError
 from tests.conftest import TINY_TRAIN_ARGS, TrainRun, h2o_jvm_pids, humanorai_command, run_cli
 from tests.synthetic import make_rows, write_csv
 
@@ -76,10 +78,12 @@ def test_predict_errors_are_one_line_without_traceback(args: list[str], message:
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_predict_without_a_bundle_says_how_to_get_one() -> None:
-    result = run_cli("predict", "some text")
-    assert result.returncode == 2
-    assert "humanorai train DATA --out DIR" in result.stderr
+def test_without_a_bundle_or_a_demo_the_error_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    monkeypatch.setattr(cli, "DEMO_BUNDLE", tmp_path / "no-demo")
+    monkeypatch.delenv("HUMANORAI_BUNDLE", raising=False)
+    with pytest.raises(BundleError, match="humanorai train DATA --out DIR"):
+        cli._bundle_path(None)
 
 
 def test_train_errors_are_clear(tmp_path: Path, corpus_csv: Path) -> None:

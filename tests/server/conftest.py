@@ -37,11 +37,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(bundle: Path, log: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start the server, then poll /ready from the moment the port answers until it says 200."""
+def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+    """Start the server (on the built-in demo bundle when ``bundle`` is None), then poll /ready from the
+    moment the port answers until it says 200."""
     port = free_port()
-    env = {**os.environ, **TEST_LIMITS, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(humanorai_command("serve", "--bundle", str(bundle), "--port", str(port)),
+    env = {**os.environ, "HUMANORAI_BUNDLE": "", **TEST_LIMITS, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    bundle_args = [] if bundle is None else ["--bundle", str(bundle)]
+    process = subprocess.Popen(humanorai_command("serve", *bundle_args, "--port", str(port)),
                                stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     answers: list[int] = []

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.server.conftest import LiveServer
 from tests.synthetic import make_rows
@@ -92,7 +92,7 @@ def test_analyze_shows_the_verdict_and_cards_equal_to_the_api(browser: WebDriver
     assert browser.find_element(By.ID, "verdict-label").text == ensemble["label"]
     assert browser.find_element(By.ID, "verdict-confidence").text == f"{ensemble['confidence']:.2f} %"
     assert browser.find_element(By.ID, "verdict-votes").text == (
-        f"{ensemble['vote_count']} of {ensemble['total_models']} models say HUMAN")
+        f"{ensemble['vote_count']} of {ensemble['total_models']} models say HUMAN (majority vote)")
     cards = browser.find_elements(By.CSS_SELECTOR, "#cards .card")
     assert [card.get_attribute("data-model") for card in cards] == list(api["individual_results"])
     for card in cards:
@@ -104,6 +104,20 @@ def test_analyze_shows_the_verdict_and_cards_equal_to_the_api(browser: WebDriver
     ARTIFACTS.mkdir(exist_ok=True)
     browser.execute_script("document.getElementById('verdict').scrollIntoView()")
     assert browser.save_screenshot(str(ARTIFACTS / "results.png"))
+
+
+def test_the_ensemble_method_menu_offers_the_bundles_methods_and_is_sent(browser: WebDriver,
+                                                                          live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    menu = Select(browser.find_element(By.ID, "method"))
+    assert [option.get_attribute("value") for option in menu.options] == ["majority", "soft", "stacked"]
+    assert menu.first_selected_option.get_attribute("value") == "majority"
+    menu.select_by_value("stacked")
+    type_text(browser, ARTICLE)
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "verdict-votes"), "(stacked model)"))
+    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE, "ensemble": "stacked"}, timeout=60).json()
+    assert browser.find_element(By.ID, "verdict-confidence").text == f"{api['ensemble']['confidence']:.2f} %"
 
 
 def test_statistics_open_and_close_by_button_and_escape(browser: WebDriver, live_server: LiveServer) -> None:

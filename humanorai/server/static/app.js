@@ -51,7 +51,7 @@ async function analyze() {
     const response = await fetch("/predict", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text }),
+      body: JSON.stringify({ text, ensemble: $("method").value }),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (!response.ok) {
@@ -84,7 +84,8 @@ function render(result) {
   verdict.className = `verdict ${ensemble.label === "HUMAN" ? "human" : "ai"}`;
   $("verdict-label").textContent = ensemble.label;
   $("verdict-confidence").textContent = `${ensemble.confidence.toFixed(2)} %`;
-  $("verdict-votes").textContent = `${ensemble.vote_count} of ${ensemble.total_models} models say HUMAN`;
+  $("verdict-votes").textContent =
+    `${ensemble.vote_count} of ${ensemble.total_models} models say HUMAN (${METHOD_NAMES[ensemble.method]})`;
   $("verdict-time").textContent = `${result.timings_ms.total.toFixed(0)} ms${result.cached ? " (cached)" : ""}`;
   const notes = [];
   if (result.unavailable_models.length) notes.push(`Unavailable: ${result.unavailable_models.join(", ")}.`);
@@ -189,6 +190,15 @@ function closeStats() {
   $("stats-open").focus();
 }
 
+const METHOD_NAMES = { majority: "majority vote", soft: "mean probability", stacked: "stacked model" };
+
+function offerMethods(ensemble) {
+  const select = $("method");
+  select.replaceChildren(...ensemble.methods.map((method) => new Option(METHOD_NAMES[method], method)));
+  select.value = ensemble.default;
+  select.disabled = false;
+}
+
 async function pollReady() {
   try {
     const response = await fetch("/ready");
@@ -199,6 +209,7 @@ async function pollReady() {
         ? `Ready, degraded: ${Object.keys(body.unavailable).join(", ")} unavailable`
         : `Ready: ${Object.keys(body.members).length} models loaded`;
       $("status").className = `status ${degraded ? "degraded" : "ready"}`;
+      offerMethods(body.ensemble);
       return;
     }
     $("status").textContent = body.status === "failed" ? `Models failed to load: ${body.error}` : "Loading models…";
