@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -31,3 +32,16 @@ def stage(message: str) -> Iterator[None]:
 def note(message: str) -> None:
     """A line of information between stages (counts, file sizes, chosen settings)."""
     console.print(f"  {message}")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar with count, elapsed and remaining time for long loops; yields ``advance(steps)``.
+
+    The bar disappears when the block ends, leaving the stage's own "done in" line.
+    """
+    columns = (TextColumn(f"  {description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda steps: progress.advance(task, steps)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from humanorai.engine import Engine
 from humanorai.labels import AI, HUMAN
-from humanorai.progress import console
+from humanorai.progress import progress_bar
 from humanorai.training.data import Corpus
 from humanorai.training.metrics import binary_metrics, confusion, expected_calibration_error, reliability
 
@@ -47,9 +46,7 @@ def score_corpus(engine: Engine, corpus: Corpus, description: str = "Scoring") -
     member_votes: dict[str, list[int]] = {}
     method_p: dict[str, list[float]] = {method: [] for method in engine.ensemble.methods}
     method_votes: dict[str, list[int]] = {method: [] for method in engine.ensemble.methods}
-    columns = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(description, total=len(corpus))
+    with progress_bar(description, len(corpus)) as advance:
         for start in range(0, len(corpus), SCORING_BATCH):
             for prediction in engine.predict(corpus.texts[start:start + SCORING_BATCH]):
                 for vote in prediction.votes:
@@ -59,7 +56,7 @@ def score_corpus(engine: Engine, corpus: Corpus, description: str = "Scoring") -
                     verdict = engine.ensemble.combine(prediction.votes, method)
                     method_p[method].append(verdict.p_human)
                     method_votes[method].append(verdict.prediction)
-            progress.advance(task, min(SCORING_BATCH, len(corpus) - start))
+            advance(min(SCORING_BATCH, len(corpus) - start))
     return ScoredCorpus(
         labels=corpus.labels, groups=corpus.groups,
         members={name: _scored(member_p[name], member_votes[name]) for name in member_p},

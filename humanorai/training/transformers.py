@@ -34,7 +34,7 @@ from transformers import (
 )
 
 from humanorai.errors import TrainingError
-from humanorai.progress import note
+from humanorai.progress import note, progress_bar
 from humanorai.text import NormalizationSpec, normalize
 
 logger = logging.getLogger(__name__)
@@ -149,18 +149,20 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     for epoch in range(settings.epochs):
         model.train()
         order = np.random.default_rng(settings.seed + epoch).permutation(len(train_batches))
-        for position, index in enumerate(order):
-            batch = {key: value.to(device) for key, value in train_batches[index].items()}
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-                loss = model(**batch).loss / settings.gradient_accumulation
-            scaler.scale(loss).backward()
-            if (position + 1) % settings.gradient_accumulation == 0 or position + 1 == len(order):
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad()
-                schedule.step()
+        with progress_bar(f"epoch {epoch + 1}/{settings.epochs}", len(order)) as advance:
+            for position, index in enumerate(order):
+                batch = {key: value.to(device) for key, value in train_batches[index].items()}
+                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+                    loss = model(**batch).loss / settings.gradient_accumulation
+                scaler.scale(loss).backward()
+                if (position + 1) % settings.gradient_accumulation == 0 or position + 1 == len(order):
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad()
+                    schedule.step()
+                advance(1)
         valid_loss = _mean_loss(model, valid_batches, device)
         note(f"epoch {epoch + 1}/{settings.epochs}: validation loss {valid_loss:.4f}")
         if valid_loss < best_loss - 1e-4:
