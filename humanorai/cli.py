@@ -33,6 +33,12 @@ PRECISION_HELP = "auto, int8/fp32 (onnx), bf16/fp32 (openvino), fp16/fp32 (torch
 BUNDLE_HELP = "Bundle folder (default: HUMANORAI_BUNDLE, else the built-in demo bundle models/demo)."
 ENSEMBLE_HELP = "Ensemble method: majority, soft or stacked (default: the bundle's)."
 
+# Options that train and evaluate share.
+TextColumnOption = Annotated[str, typer.Option(help="Name of the text column.")]
+LabelColumnOption = Annotated[str, typer.Option(help="Name of the label column (1/0 or HUMAN/AI).")]
+GroupPatternOption = Annotated[str | None, typer.Option(
+    help="Regex applied to --group-by; its first group is the key, e.g. '^l2r/([^/]+)/'.")]
+
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
 
@@ -48,12 +54,11 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the bundle to.")],
     members: Annotated[str, typer.Option(
         help="Comma-separated members to train: drf,gbm,glm,bert,roberta or all.")] = "all",
-    text_column: Annotated[str, typer.Option(help="Name of the text column.")] = "text",
-    label_column: Annotated[str, typer.Option(help="Name of the label column (1/0 or HUMAN/AI).")] = "label",
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = "label",
     group_by: Annotated[str | None, typer.Option(
         help="Column whose values keep related texts in one split (e.g. source).")] = None,
-    group_pattern: Annotated[str | None, typer.Option(
-        help="Regex applied to --group-by; its first group is the key, e.g. '^l2r/([^/]+)/'.")] = None,
+    group_pattern: GroupPatternOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the split and the models.")] = 42,
     max_features: Annotated[int, typer.Option(help="TF-IDF vocabulary size.")] = 5000,
     max_ngram: Annotated[int, typer.Option(help="Longest word n-gram in the TF-IDF (1 = unigrams).")] = 2,
@@ -151,12 +156,11 @@ def evaluate(
     bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
         = Path("humanorai-report"),
-    text_column: Annotated[str, typer.Option(help="Name of the text column.")] = "text",
-    label_column: Annotated[str, typer.Option(help="Name of the label column (1/0 or HUMAN/AI).")] = "label",
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = "label",
     group_by: Annotated[str | None, typer.Option(
         help="Column to break the results down by (e.g. source).")] = None,
-    group_pattern: Annotated[str | None, typer.Option(
-        help="Regex applied to --group-by; its first group is the key, e.g. '^l2r/([^/]+)/'.")] = None,
+    group_pattern: GroupPatternOption = None,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

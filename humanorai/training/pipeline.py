@@ -28,7 +28,7 @@ from humanorai.members.tfidf import TfidfFeatures, TfidfParams
 from humanorai.progress import note, stage
 from humanorai.text import RAW, TFIDF_DEFAULT, normalize
 from humanorai.training.data import Corpus, Split, load_corpus, split_corpus
-from humanorai.training.evaluate import evaluation_report, score_corpus
+from humanorai.training.evaluate import ScoredCorpus, evaluation_report, score_corpus
 from humanorai.training.export import export_onnx
 from humanorai.training.h2o_cluster import h2o_cluster
 from humanorai.training.h2o_models import (
@@ -262,23 +262,22 @@ def _train_h2o_members(options: TrainOptions, split: Split, tfidf: TfidfFeatures
     return entries, jar_files
 
 
-def _serving_engine(staging: Path) -> Engine:
+def _score_as_served(staging: Path, corpus: Corpus, description: str) -> ScoredCorpus:
+    """Score ``corpus`` through the serving engine on the staged bundle; every member must load."""
     engine = Engine.load(staging)
-    if engine.unavailable:
+    try:
+        if engine.unavailable:
+            raise TrainingError(f"trained members failed to load: {engine.unavailable}")
+        return score_corpus(engine, corpus, description)
+    finally:
         engine.close()
-        raise TrainingError(f"trained members failed to load: {engine.unavailable}")
-    return engine
 
 
 def _fit_ensemble(staging: Path, manifest: Manifest, valid: Corpus, calibrate: bool) -> None:
     """Fit the optional member calibrations, then the stacker, on the validation split's served scores."""
     what = "calibration and the stacked ensemble" if calibrate else "the stacked ensemble"
     with stage(f"Fitting {what} on the validation split ({len(valid)} texts)"):
-        engine = _serving_engine(staging)
-        try:
-            scored = score_corpus(engine, valid, "Scoring the validation split")
-        finally:
-            engine.close()
+        scored = _score_as_served(staging, valid, "Scoring the validation split")
         p_human = {name: result.p_human for name, result in scored.members.items()}
         if calibrate:
             for entry in manifest.members:
@@ -300,11 +299,7 @@ def _evaluate_on_test(staging: Path, manifest: Manifest, test: Corpus, options: 
     """Score the test split through the serving engine; store the metrics, pick the default method, and
     write the evaluation report into the bundle."""
     with stage(f"Evaluating on the test split ({len(test)} texts)"):
-        engine = _serving_engine(staging)
-        try:
-            scored = score_corpus(engine, test, "Scoring the test split")
-        finally:
-            engine.close()
+        scored = _score_as_served(staging, test, "Scoring the test split")
         report = evaluation_report(scored)
         for entry in manifest.members:
             entry.metrics.update(report["members"][entry.name]["metrics"])
