@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 
 pytestmark = pytest.mark.slow
@@ -162,3 +162,22 @@ def test_layout_fits_phone_tablet_and_desktop(browser: WebDriver, live_server: L
         rect = element.rect
         assert rect["x"] >= 0 and rect["x"] + rect["width"] <= inner_width, element_id
     assert browser.execute_script("return document.documentElement.scrollWidth") <= inner_width
+
+
+def test_a_server_with_an_api_key_asks_for_it_and_then_answers(browser: WebDriver, tiny_bundle: Path,
+                                                               tmp_path: Path) -> None:
+    server = start_server(tiny_bundle, tmp_path / "server.log", {"HUMANORAI_API_KEY": "s3cret"})
+    try:
+        wait = open_page(browser, server)
+        assert not browser.find_element(By.ID, "key-row").is_displayed()
+        type_text(browser, ARTICLE)
+        browser.find_element(By.ID, "analyze").click()
+        wait.until(expected_conditions.visibility_of_element_located((By.ID, "key-row")))
+        assert "API key" in browser.find_element(By.ID, "error").text
+        assert not browser.find_element(By.ID, "results").is_displayed()
+        browser.find_element(By.ID, "api-key").send_keys("s3cret")
+        browser.find_element(By.ID, "analyze").click()
+        wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
+        assert not browser.find_element(By.ID, "error").is_displayed()
+    finally:
+        stop_server(server)

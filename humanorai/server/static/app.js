@@ -50,10 +50,14 @@ async function analyze() {
   try {
     const response = await fetch("/predict", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: requestHeaders(),
       body: JSON.stringify({ text, ensemble: $("method").value }),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (response.status === 401) {
+      $("key-row").hidden = false;
+      $("api-key").focus();
+    }
     if (!response.ok) {
       const retry = response.headers.get("Retry-After");
       showError(body.error + (retry ? ` (retry in ${retry} s)` : ""));
@@ -66,6 +70,13 @@ async function analyze() {
   } finally {
     setLoading(false);
   }
+}
+
+function requestHeaders() {
+  const headers = { "Content-Type": "application/json" };
+  const key = $("api-key").value.trim();
+  if (key) headers["X-API-Key"] = key;
+  return headers;
 }
 
 function clearAll() {
