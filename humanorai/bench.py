@@ -383,7 +383,8 @@ def _build_bundle(options: BenchOptions, root: Path,
 
     texts = [normalize(text, RAW) for text, _ in rows]
     torch.manual_seed(options.seed)
-    entries = list(classical)
+    # Without the bundle's calibration: the original app had none, and parity compares the models themselves.
+    entries = [replace(entry, calibration=None) for entry in classical]
     tokenizers: dict[str, PreTrainedTokenizerFast] = {}
     models: dict[str, str] = {}
     for member in TRANSFORMER_MEMBERS:

@@ -1,3 +1,7 @@
+"""`humanorai bench` end to end on the tiny bundle: every stage on both paths, parity, clean-up."""
+
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,9 +16,16 @@ STAGES = ["tfidf", "DRF", "GBM", "GLM", "BERT", "RoBERTa", "total"]
 
 def test_bench_measures_both_paths_side_by_side_and_cleans_up(
         tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # whatever the run writes lands here
+    calibrated = tmp_path / "calibrated"  # like the demo bundle: the original path has no calibration
+    shutil.copytree(tiny_bundle, calibrated)
+    manifest = json.loads((calibrated / "manifest.json").read_text())
+    manifest["members"][2]["calibration"] = {"slope": 0.5, "intercept": 1.0}
+    (calibrated / "manifest.json").write_text(json.dumps(manifest))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # whatever the run writes lands here
     jvms_before = h2o_jvm_pids()
-    result = run_bench(BenchOptions(bundle=tiny_bundle, size="tiny", texts=2, batch_size=4, max_length=128,
+    result = run_bench(BenchOptions(bundle=calibrated, size="tiny", texts=2, batch_size=4, max_length=128,
                                     original_batch_budget_s=0.0))
 
     assert list(result.original_ms) == STAGES
@@ -40,4 +51,4 @@ def test_bench_measures_both_paths_side_by_side_and_cleans_up(
     assert "extrapolated from 1 of the 4 texts" in markdown
 
     assert h2o_jvm_pids() <= jvms_before
-    assert list(tmp_path.glob("humanorai-*")) == []  # bundle, H2O and export folders (torch keeps its caches)
+    assert list(scratch.glob("humanorai-*")) == []  # bundle, H2O and export folders (torch keeps its caches)
