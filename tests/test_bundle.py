@@ -47,9 +47,12 @@ def test_manifest_records_what_design_asks_for(tiny_bundle: Path) -> None:
                                                 "model.onnx", "model.int8.onnx")} <= set(member_files)
 
 
-def test_every_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
+def test_every_model_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
     on_disk = {path.relative_to(tiny_bundle).as_posix() for path in tiny_bundle.rglob("*") if path.is_file()}
-    assert on_disk == set(listed_files(tiny_bundle)) | {MANIFEST_FILE}
+    # The evaluation report documents the bundle (the manifest names its folder); serving never reads it.
+    report = {f"report/{name}" for name in ("report.md", "report.json", "roc.png", "reliability.png")}
+    assert json.loads((tiny_bundle / MANIFEST_FILE).read_text())["training"]["report"] == "report/"
+    assert on_disk == set(listed_files(tiny_bundle)) | {MANIFEST_FILE} | report
     assert not [name for name in on_disk if name.endswith((".pkl", ".pickle", ".joblib"))]
 
 
