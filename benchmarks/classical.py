@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from humanorai.bench import OriginalH2O, cpu_model, p_human_column
+from humanorai.bench import OriginalH2O, cpu_model
 from humanorai.engine import Engine, EngineSettings
 from humanorai.members.context import BundleContext
 from humanorai.training.h2o_cluster import h2o, h2o_cluster
-from humanorai.training.h2o_models import H2O_MEMBERS
+from humanorai.training.h2o_models import H2O_MEMBERS, predict_via_h2oframe
 
 
 def median_ms(run: Callable[[str], object], texts: list[str], repeats: int = 1) -> tuple[float, list[float]]:
@@ -63,11 +63,7 @@ def main() -> None:
 
         def original_optimised(text: str) -> list[float]:
             frame = reference.dense_frame(text, column_types=["numeric"] * len(names))
-            results = []
-            for model in reference.models.values():
-                predictions = model.predict(frame)
-                results.append(p_human_column(predictions))
-                h2o.remove(predictions)
+            results = [float(predict_via_h2oframe(model, frame)[0]) for model in reference.models.values()]
             h2o.remove(frame)
             return results
 

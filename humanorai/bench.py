@@ -41,6 +41,7 @@ from humanorai.progress import stage
 from humanorai.text import RAW, normalize
 from humanorai.training.data import read_table
 from humanorai.training.h2o_cluster import h2o, h2o_cluster
+from humanorai.training.h2o_models import predict_via_h2oframe
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -273,16 +274,10 @@ class OriginalH2O:
             frame = self.dense_frame(text)
             timings_ms["tfidf"] += _ms_since(started)
             started = time.perf_counter()
-            predictions = model.predict(frame)
-            p_human[name] = p_human_column(predictions)
-            h2o.remove([frame, predictions])
+            p_human[name] = float(predict_via_h2oframe(model, frame)[0])
+            h2o.remove(frame)
             timings_ms[name] = _ms_since(started)
         return p_human, timings_ms
-
-
-def p_human_column(predictions: h2o.H2OFrame) -> float:
-    """The HUMAN probability of a one-row H2O prediction frame."""
-    return float(predictions[f"p{HUMAN}"].as_data_frame(use_pandas=False, header=False)[0][0])
 
 
 class OriginalTransformer:
