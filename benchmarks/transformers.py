@@ -28,10 +28,21 @@ SHAPES = ((1, 128), (1, 256), (1, 512), (16, 256))
 
 
 def base_model(name: str) -> torch.nn.Module:
+    """A BERT-base or RoBERTa-base sized classifier with random weights."""
     if name == "bert":
         return BertForSequenceClassification(BertConfig(num_labels=2))
     return RobertaForSequenceClassification(RobertaConfig(vocab_size=50265, max_position_embeddings=514,
                                                           num_labels=2, pad_token_id=1))
+
+
+def tiny_model(name: str) -> torch.nn.Module:
+    """A 2-layer, 64-wide version of :func:`base_model`, to test a benchmark script in seconds."""
+    sizes = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+    if name == "bert":
+        return BertForSequenceClassification(BertConfig(vocab_size=1000, max_position_embeddings=128, num_labels=2,
+                                                        **sizes))
+    return RobertaForSequenceClassification(RobertaConfig(vocab_size=1000, max_position_embeddings=130, num_labels=2,
+                                                          pad_token_id=1, **sizes))
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:

@@ -174,7 +174,7 @@ class TransformerMember(Member):
         counts = np.bincount(owners, minlength=len(batch))
         batch.annotate(self.name, "windows", counts)
         mean_logits = sums / counts[:, None]
-        return _softmax_human(mean_logits)
+        return softmax_human(mean_logits)
 
     def _run_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Logits of every window; windows of similar length run together to limit padding."""
@@ -207,7 +207,8 @@ class TransformerMember(Member):
         return runs
 
 
-def _softmax_human(logits: np.ndarray) -> np.ndarray:
+def softmax_human(logits: np.ndarray) -> np.ndarray:
+    """P(HUMAN) from 2-class logits (class 1 = HUMAN), stable for large logits."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     exponentials = np.exp(shifted)
     return exponentials[:, 1] / exponentials.sum(axis=1)
@@ -251,10 +252,12 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     """
     threads = threads or max(1, (os.cpu_count() or 1))
     has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
+    has_onnx = has_fp32 or (folder / ONNX_INT8).is_file()
     if device == "auto":
         device = "cuda" if backend in ("auto", "torch") and has_weights and _cuda_available() else "cpu"
     if backend == "auto":
-        backend = "torch" if device == "cuda" else "openvino" if fast_bf16() and has_fp32 else "onnx"
+        # A plain HF folder (not exported yet) still runs, in PyTorch.
+        backend = "torch" if device == "cuda" or not has_onnx else "openvino" if fast_bf16() and has_fp32 else "onnx"
     if backend == "openvino":
         chosen = _cpu_precision("openvino", device, precision, "bf16", fast_bf16())
         return OpenVinoBackend(_bundle_file(folder, ONNX_FP32), chosen, threads)
@@ -273,8 +276,11 @@ def _bundle_file(folder: Path, name: str) -> Path:
     """``folder / name``, or an error naming what is missing and what still works."""
     path = folder / name
     if not path.is_file():
-        raise BundleError(f"{folder.name}/{name} is not in this bundle (a --serving-only bundle keeps only "
-                          f"{ONNX_INT8}); use --backend onnx --precision int8")
+        held = [file for file in (ONNX_INT8, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
+        hint = (f" (a --serving-only bundle keeps only {ONNX_INT8}; use --backend onnx --precision int8)"
+                if held == [ONNX_INT8] else "")
+        raise BundleError(f"{folder.name}/{name} is not in this bundle; it has {', '.join(held) or 'no model file'}"
+                          + hint)
     return path
 
 

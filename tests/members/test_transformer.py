@@ -6,12 +6,14 @@ about 1e-6; ORT INT8 to about 1e-2 with the same label on every text.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from humanorai.bundle import load_bundle
+from humanorai.errors import BundleError
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer import (
     INT8_DOT_PRODUCT_FLAGS,
@@ -109,6 +111,14 @@ def test_auto_picks_the_backend_this_cpu_runs_best(tiny_bundle: Path) -> None:
     assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == expected
     assert fast_int8() == bool(cpu_flags() & INT8_DOT_PRODUCT_FLAGS)
     assert "sse2" in cpu_flags() or "fp" in cpu_flags()  # the flags were really read on this machine
+
+
+def test_a_folder_without_onnx_runs_in_pytorch_and_says_what_it_has(tiny_bundle: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny_bundle / "bert", folder, ignore=shutil.ignore_patterns("*.onnx"))
+    assert make_backend(folder, "auto", "auto", "cpu").description == "torch fp32 on cpu"
+    with pytest.raises(BundleError, match=r"bert/model.int8.onnx is not in this bundle; it has model.safetensors$"):
+        make_backend(folder, "onnx", "int8", "cpu")
 
 
 def test_runs_group_windows_of_similar_length_within_the_token_budget(tiny_bundle: Path) -> None:

@@ -1,0 +1,151 @@
+"""The CUDA path on a lent GPU: parity with PyTorch FP32 on the CPU, then FP16 latency at 1 × 512 and 32 × 512.
+
+Prepared to run once, unattended, in the few minutes a device machine is lent (see README "Benchmarks"):
+
+    python -m benchmarks.gpu --out "$OUT/gpu.json"
+
+For each of BERT-base and RoBERTa-base (random weights: speed does not depend on them, and parity is
+checked on the same weights) it
+1. checks that ``make_backend`` with everything on ``auto`` picks PyTorch FP16 on CUDA, as serving does;
+2. compares p_human of CUDA FP16 and CUDA FP32 with PyTorch FP32 on the CPU on a padded batch of
+   realistic lengths (bound: 0.05 absolute for FP16, 1e-3 for FP32, the same label);
+3. checks that padding a text inside a batch does not change its CUDA FP16 result (≤ 0.01);
+4. times CUDA FP16 and FP32 (median after warm-up; the time includes copying the logits back, as
+   serving does) and PyTorch FP32 on the CPU at 1 × 512, the original app's way, for the ratio.
+It prints a Markdown table and writes every number as JSON; exit status 1 when a check fails, 2 when
+there is no CUDA device (``--device cpu --size tiny`` runs the same steps on the CPU to test the script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+
+from benchmarks.transformers import base_model, median_ms, tiny_model
+from humanorai.members.transformer import TorchBackend, make_backend, softmax_human
+
+SHAPES = ((1, 512), (32, 512))
+FP16_BOUND = 0.05
+FP32_BOUND = 1e-3
+PADDING_BOUND = 0.01
+
+
+def padded_batch(rng: np.random.Generator, lengths: list[int], vocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded token ids (pad id 1 fits both BERT's unused id and RoBERTa's pad) and the mask."""
+    width = max(lengths)
+    input_ids = np.ones((len(lengths), width), dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for row, length in enumerate(lengths):
+        input_ids[row, :length] = rng.integers(5, vocab, size=length)
+        mask[row, :length] = 1
+    return input_ids, mask
+
+
+@torch.no_grad()
+def spread_probabilities(model: torch.nn.Module) -> None:
+    """Scale the random classification head so p_human spreads over (0, 1) instead of sitting near 0.5,
+    where any two paths would agree; the parity bounds then test something."""
+    for parameter in model.classifier.parameters():  # type: ignore[union-attr]
+        parameter.mul_(20.0)
+
+
+def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) -> dict[str, object]:
+    """Run the checks and timings for one model; the result records each number and whether it passed."""
+    rng = np.random.default_rng(0)
+    threads = os.cpu_count() or 1
+    vocab = int(model.config.vocab_size)
+    positions = int(model.config.max_position_embeddings) - (2 if name == "roberta" else 0)
+    spread_probabilities(model)
+    with tempfile.TemporaryDirectory(prefix="humanorai-gpu-") as scratch:
+        folder = Path(scratch)
+        model.save_pretrained(folder)
+        chosen = make_backend(folder, threads=threads)
+        fast_precision = "fp16" if device == "cuda" else "fp32"
+        reference = TorchBackend(folder, "cpu", "fp32", threads)
+        fast = TorchBackend(folder, device, fast_precision, threads)
+        full = TorchBackend(folder, device, "fp32", threads)
+        lengths = [positions, positions // 2, positions // 3, positions // 5, 12, positions - 1, 40, 5]
+        input_ids, mask = padded_batch(rng, lengths, vocab)
+        expected = softmax_human(reference.logits(input_ids, mask))
+        fast_p = softmax_human(fast.logits(input_ids, mask))
+        full_p = softmax_human(full.logits(input_ids, mask))
+        alone = softmax_human(fast.logits(input_ids[4:5, :lengths[4]], mask[4:5, :lengths[4]]))[0]
+        fp16_diff = float(np.max(np.abs(fast_p - expected)))
+        fp32_diff = float(np.max(np.abs(full_p - expected)))
+        padding_diff = float(abs(alone - fast_p[4]))
+        result: dict[str, object] = {
+            "auto_backend": chosen.description,
+            "auto_ok": chosen.description == f"torch fp16 on {device}" or device == "cpu",
+            "fp16_max_abs_diff": fp16_diff,
+            "fp32_max_abs_diff": fp32_diff,
+            "fp16_same_label": bool(np.all((fast_p >= 0.5) == (expected >= 0.5))),
+            "padding_abs_diff": padding_diff,
+            "parity_ok": fp16_diff <= FP16_BOUND and fp32_diff <= FP32_BOUND and padding_diff <= PADDING_BOUND,
+        }
+        timings: dict[str, float] = {}
+        for batch, tokens in SHAPES:
+            tokens = min(tokens, positions)
+            ids = rng.integers(5, vocab, size=(batch, tokens), dtype=np.int64)
+            ones = np.ones_like(ids)
+            shape = f"{batch}x{tokens}"
+            timed = {f"{device} {fast_precision} {shape}": fast, f"{device} fp32 {shape}": full}
+            if batch == 1:
+                timed[f"original: cpu fp32 {shape}"] = reference
+            for key, backend in timed.items():
+                timings[key] = median_ms(lambda b=backend, i=ids, m=ones: b.logits(i, m), repeats)
+            if batch == 1:
+                result["speed_up_vs_original"] = (timings[f"original: cpu fp32 {shape}"]
+                                                  / timings[f"{device} {fast_precision} {shape}"])
+        result["timings_ms"] = timings
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--size", default="base", choices=["base", "tiny"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", type=Path, help="write the numbers here as JSON")
+    args = parser.parse_args()
+    transformers.utils.logging.disable_progress_bar()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device here: run this on the lent GPU machine (or --device cpu --size tiny to test it)")
+        sys.exit(2)
+    card = torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or "CPU"
+    print(f"device: {card}; torch {torch.__version__} (CUDA {torch.version.cuda}); {os.cpu_count()} CPU cores; "
+          f"{args.size} size, random weights (speed only; parity on the same weights)\n")
+    report: dict[str, object] = {"device": card, "torch": torch.__version__, "cuda": torch.version.cuda,
+                                 "size": args.size, "models": {}}
+    passed = True
+    print("| model | auto backend | FP16 max \\|Δp\\| | FP32 max \\|Δp\\| | padding \\|Δp\\| | timings ms | "
+          "1 × 512 vs original |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("bert", "roberta"):
+        torch.manual_seed(0)
+        model = base_model(name) if args.size == "base" else tiny_model(name)
+        result = check_model(name, model, args.device, args.repeats)
+        report["models"][name] = result  # type: ignore[index]
+        passed = passed and bool(result["parity_ok"]) and bool(result["auto_ok"])
+        timings = ", ".join(f"{key} {value:.1f}" for key, value in result["timings_ms"].items())  # type: ignore[attr-defined]
+        print(f"| {name} | {result['auto_backend']} | {result['fp16_max_abs_diff']:.2e} | "
+              f"{result['fp32_max_abs_diff']:.2e} | {result['padding_abs_diff']:.2e} | {timings} | "
+              f"{result['speed_up_vs_original']:.1f}x |", flush=True)
+    report["passed"] = passed
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nchecks {'passed' if passed else 'FAILED'}")
+    sys.exit(0 if passed else 1)
+
+
+if __name__ == "__main__":
+    main()
