@@ -26,7 +26,7 @@ from humanorai.batching import BatchLimits, MicroBatcher
 from humanorai.bundle import Manifest, MemberEntry, read_manifest, verify_files
 from humanorai.cache import LRUCache, cache_key
 from humanorai.ensemble import Calibration, EnsemblePolicy, Verdict, Vote, confidence_percent
-from humanorai.errors import BundleError, InputError
+from humanorai.errors import BundleError, InputError, SettingsError
 from humanorai.labels import label_name
 from humanorai.members.base import Member, TextBatch
 from humanorai.members.context import BundleContext, TransformerRuntime
@@ -151,6 +151,8 @@ class Engine:
                     member = _loader(entry)(context, entry)
                     members.append(member)
                     note(f"runs on {_describe(member)}")
+            except SettingsError:
+                raise  # the user's option, wrong for every member it concerns: say so, do not degrade
             except Exception as error:  # one broken member must not take the others down
                 logger.warning("member %s is unavailable: %s", entry.name, error)
                 unavailable[entry.name] = str(error)

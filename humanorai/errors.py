@@ -31,3 +31,10 @@ class MojoError(HumanoraiError):
 
 class InputError(HumanoraiError, ValueError):
     """Texts or options given to the engine cannot be used; the message says why."""
+
+
+class SettingsError(HumanoraiError, ValueError):
+    """A serving option (backend, precision, device, window) cannot be used with this bundle or machine.
+
+    Unlike a member whose files are broken, this is the user's choice and applies to every member it
+    concerns, so loading stops with the message instead of serving without those members."""

@@ -69,6 +69,8 @@ def table_cells(output: str) -> list[list[str]]:
     (["predict", "   "], "text 0 is empty"),
     (["predict"], "give exactly one of TEXT"),
     (["predict", "hello", "--bundle", "/nonexistent"], "no such bundle folder"),
+    (["predict", "hello", "--window-aggregation", "sum"], "--window-aggregation must be one of mean, median, min, max"),
+    (["predict", "hello", "--stride", "500"], "must be below"),
 ])
 def test_predict_errors_are_one_line_without_traceback(args: list[str], message: str, tiny_bundle: Path) -> None:
     if "--bundle" not in args:
@@ -130,3 +132,18 @@ def test_predict_takes_an_ensemble_method(tiny_bundle: Path) -> None:
     assert json.loads(result.stdout)["ensemble"]["method"] == "stacked"
     result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--ensemble", "mean")
     assert result.returncode == 2 and "unknown ensemble method 'mean'" in result.stderr
+
+
+def test_predict_takes_the_window_settings(tiny_bundle: Path) -> None:
+    long_text = " ".join([SAMPLE] * 40)
+    answers = {}
+    for aggregation in ("mean", "min"):
+        result = run_cli("predict", long_text, "--bundle", str(tiny_bundle), "--json", "--max-length", "32",
+                         "--stride", "8", "--window-aggregation", aggregation)
+        assert result.returncode == 0, result.stderr
+        answers[aggregation] = json.loads(result.stdout)
+    for name in ("BERT", "RoBERTa"):
+        assert answers["mean"]["windows"][name] > 5
+        # the most AI-like window scores at most the mean (calibration, if any, is increasing)
+        assert (answers["min"]["individual_results"][name]["p_human"]
+                <= answers["mean"]["individual_results"][name]["p_human"])

@@ -17,6 +17,9 @@ from humanorai.members.tfidf import TfidfFeatures
 TFIDF_DIR = "tfidf"
 
 
+WindowAggregation = Literal["mean", "median", "min", "max"]
+
+
 @dataclass(frozen=True)
 class TransformerRuntime:
     """How transformer members run on this machine (chosen at serve time, not stored in the bundle)."""
@@ -30,6 +33,8 @@ class TransformerRuntime:
     max_length: int | None = None
     #: Tokens shared by neighbouring windows of a long text; ``None``: a quarter of the window.
     stride: int | None = None
+    #: How a long text's windows make one score (see ``members.transformer.AGGREGATIONS``).
+    window_aggregation: WindowAggregation = "mean"
 
 
 class BundleContext:

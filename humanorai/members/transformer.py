@@ -2,7 +2,8 @@
 
 Text goes through the bundle's normalisation, then the fast tokenizer. A text longer than ``max_length``
 tokens is scored as overlapping windows (``stride`` tokens shared between neighbours) in the same batch,
-and the windows' logits are averaged: nothing is cut silently, and the number of windows is reported.
+and the windows' scores are combined (mean of logits by default, see :data:`AGGREGATIONS`): nothing is
+cut silently, and the number of windows is reported.
 Batches are padded to their longest window, not to ``max_length``. Nothing is downloaded at load time.
 """
 
@@ -11,16 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+from scipy.special import expit
 
 from humanorai.bundle import MemberEntry
-from humanorai.errors import BundleError
+from humanorai.errors import SettingsError
 from humanorai.members.base import Member, TextBatch
-from humanorai.members.context import BundleContext
+from humanorai.members.context import BundleContext, WindowAggregation
 from humanorai.text import NormalizationSpec, normalize
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,16 @@ ONNX_INT8 = "model.int8.onnx"
 WEIGHTS = "model.safetensors"
 Backend = Literal["auto", "onnx", "openvino", "torch"]
 Precision = Literal["auto", "int8", "fp32", "fp16", "bf16"]
+#: How a long text's windows make one score, each applied to the windows' HUMAN-minus-AI logit margins
+#: (``mean`` equals averaging the logits). ``mean`` weighs every part alike; ``min`` lets the most AI-like
+#: window decide, for texts that may be partly AI-written; ``max`` the most human-like; ``median`` ignores a
+#: few outlying windows.
+AGGREGATIONS: dict[str, Callable[[np.ndarray], float]] = {
+    "mean": lambda margins: float(np.mean(margins)),
+    "median": lambda margins: float(np.median(margins)),
+    "min": lambda margins: float(np.min(margins)),
+    "max": lambda margins: float(np.max(margins)),
+}
 
 
 class LogitsBackend(Protocol):
@@ -142,6 +155,8 @@ class WindowSettings:
     #: Most padded tokens (windows x longest window) in one run: windows of similar length run together,
     #: so short texts are not padded to the length of the longest one in a batch.
     max_tokens_per_run: int = 1024
+    #: A key of :data:`AGGREGATIONS`.
+    aggregation: WindowAggregation = "mean"
 
 
 class TransformerMember(Member):
@@ -156,11 +171,14 @@ class TransformerMember(Member):
         self._windows = windows
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         if windows.max_length > self._tokenizer.model_max_length:
-            raise ValueError(f"{name}: max_length {windows.max_length} exceeds the model's "
+            raise SettingsError(f"{name}: max_length {windows.max_length} exceeds the model's "
                              f"{self._tokenizer.model_max_length} tokens")
         room = windows.max_length - self._tokenizer.num_special_tokens_to_add()
         if not 0 <= windows.stride < room:
-            raise ValueError(f"{name}: stride {windows.stride} must be below the {room} text tokens of a window")
+            raise SettingsError(f"{name}: stride {windows.stride} must be below the {room} text tokens of a window")
+        if windows.aggregation not in AGGREGATIONS:
+            raise SettingsError(f"window aggregation must be one of {', '.join(AGGREGATIONS)}, "
+                             f"not {windows.aggregation!r}")
 
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         encoded = self._tokenizer(
@@ -168,13 +186,11 @@ class TransformerMember(Member):
             max_length=self._windows.max_length, stride=self._windows.stride, return_overflowing_tokens=True,
         )
         owners = np.asarray(encoded["overflow_to_sample_mapping"])
-        window_logits = self._run_windows(encoded["input_ids"])
-        sums = np.zeros((len(batch), window_logits.shape[1]))
-        np.add.at(sums, owners, window_logits)
+        margins = human_margin(self._run_windows(encoded["input_ids"]))
         counts = np.bincount(owners, minlength=len(batch))
         batch.annotate(self.name, "windows", counts)
-        mean_logits = sums / counts[:, None]
-        return softmax_human(mean_logits)
+        aggregate = AGGREGATIONS[self._windows.aggregation]
+        return expit(np.array([aggregate(margins[owners == index]) for index in range(len(batch))]))
 
     def _run_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Logits of every window; windows of similar length run together to limit padding."""
@@ -207,11 +223,15 @@ class TransformerMember(Member):
         return runs
 
 
+def human_margin(logits: np.ndarray) -> np.ndarray:
+    """HUMAN-minus-AI logit of each row of 2-class logits (class 1 = HUMAN): its sigmoid is the softmax's
+    P(HUMAN), and averaging margins equals averaging logits."""
+    return np.asarray(logits[:, 1] - logits[:, 0], dtype=np.float64)
+
+
 def softmax_human(logits: np.ndarray) -> np.ndarray:
-    """P(HUMAN) from 2-class logits (class 1 = HUMAN), stable for large logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials[:, 1] / exponentials.sum(axis=1)
+    """P(HUMAN) from 2-class logits, stable for large logits."""
+    return np.asarray(expit(human_margin(logits)))
 
 
 #: CPU features with integer dot-product instructions, which make INT8 matrix products faster than FP32.
@@ -267,7 +287,7 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     if precision == "auto":
         precision = "fp16" if device == "cuda" else "fp32"
     if precision not in ("fp16", "fp32"):
-        raise ValueError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
+        raise SettingsError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
     _bundle_file(folder, WEIGHTS)
     return TorchBackend(folder, device, precision, threads)
 
@@ -279,7 +299,7 @@ def _bundle_file(folder: Path, name: str) -> Path:
         held = [file for file in (ONNX_INT8, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
         hint = (f" (a --serving-only bundle keeps only {ONNX_INT8}; use --backend onnx --precision int8)"
                 if held == [ONNX_INT8] else "")
-        raise BundleError(f"{folder.name}/{name} is not in this bundle; it has {', '.join(held) or 'no model file'}"
+        raise SettingsError(f"{folder.name}/{name} is not in this bundle; it has {', '.join(held) or 'no model file'}"
                           + hint)
     return path
 
@@ -287,9 +307,9 @@ def _bundle_file(folder: Path, name: str) -> Path:
 def _cpu_precision(backend: str, device: str, precision: str, fast: str, fast_here: bool) -> str:
     """Check a CPU backend's device and precision; ``auto`` means ``fast`` where this CPU gains from it."""
     if device != "cpu":
-        raise ValueError(f"the {backend} backend runs on the CPU; use --backend torch for CUDA")
+        raise SettingsError(f"the {backend} backend runs on the CPU; use --backend torch for CUDA")
     if precision not in ("auto", fast, "fp32"):
-        raise ValueError(f"the {backend} backend has {fast} and fp32, not {precision}")
+        raise SettingsError(f"the {backend} backend has {fast} and fp32, not {precision}")
     if precision == "auto":
         return fast if fast_here else "fp32"
     return precision
@@ -308,7 +328,8 @@ def load_member(context: BundleContext, entry: MemberEntry) -> TransformerMember
     runtime = context.transformer_runtime
     backend = make_backend(folder, runtime.backend, runtime.precision, runtime.device, runtime.threads)
     max_length = runtime.max_length or int(entry.options["max_length"])
-    windows = WindowSettings(max_length=max_length, stride=runtime.stride or max_length // 4)
+    windows = WindowSettings(max_length=max_length, stride=runtime.stride or max_length // 4,
+                             aggregation=runtime.window_aggregation)
     member = TransformerMember(entry.name, folder, NormalizationSpec.from_dict(entry.options["normalization"]),
                                backend, windows, entry.threshold)
     logger.info("%s runs on %s", entry.name, backend.description)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from humanorai.bundle import load_bundle
-from humanorai.errors import BundleError
+from humanorai.errors import SettingsError
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer import (
     INT8_DOT_PRODUCT_FLAGS,
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 TEXTS = [row["text"] for row in make_rows(120, seed=77)]
 
 
-def member(bundle: Path, folder: str, backend: str, precision: str, **windows: int) -> TransformerMember:
+def member(bundle: Path, folder: str, backend: str, precision: str, **windows: int | str) -> TransformerMember:
     path = bundle / folder
     return TransformerMember(folder, path, RAW, make_backend(path, backend, precision, "cpu", threads=2),  # type: ignore[arg-type]
                              WindowSettings(**{"max_length": 128, "stride": 32, **windows}))
@@ -77,30 +77,45 @@ def test_a_short_text_is_one_window_and_scores_as_plain(tiny_bundle: Path, folde
     assert abs(windowed[0] - plain[0]) <= 1e-6
 
 
-def test_a_long_text_is_scored_in_overlapping_windows(tiny_bundle: Path, folder: str) -> None:
-    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16)
+@pytest.mark.parametrize("aggregation", ["mean", "median", "min", "max"])
+def test_a_long_text_is_scored_in_overlapping_windows(tiny_bundle: Path, folder: str, aggregation: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16, aggregation=aggregation)
     long_text = " ".join(TEXTS[:6])
-    batch = TextBatch([TEXTS[4][:100], long_text])
+    short_text = TEXTS[4][:100]
+    batch = TextBatch([short_text, long_text])
     p_human = scorer.predict_proba(batch)
     windows = batch.annotations[(folder, "windows")].tolist()
     assert windows[0] == 1 and windows[1] > 3
     encoded = scorer._tokenizer([long_text], truncation=True, max_length=64, stride=16,
                                 return_overflowing_tokens=True)
     assert len(encoded["input_ids"]) == windows[1]
-    per_window = [scorer.backend.logits(np.array([ids]), np.ones((1, len(ids)), dtype=np.int64))[0]
-                  for ids in encoded["input_ids"]]
-    mean = np.mean(per_window, axis=0)
-    assert abs(p_human[1] - np.exp(mean[1]) / np.exp(mean).sum()) <= 1e-5
+    per_window = np.array([scorer.backend.logits(np.array([ids]), np.ones((1, len(ids)), dtype=np.int64))[0]
+                           for ids in encoded["input_ids"]])
+    margins = per_window[:, 1] - per_window[:, 0]
+    if aggregation == "mean":  # the mean of the logits, through the softmax
+        mean = per_window.mean(axis=0)
+        expected = np.exp(mean[1]) / np.exp(mean).sum()
+    else:
+        expected = 1 / (1 + np.exp(-{"median": np.median, "min": np.min, "max": np.max}[aggregation](margins)))
+    assert abs(p_human[1] - expected) <= 1e-5
+    assert np.ptp(margins) > 1e-2  # the windows disagree, so the aggregations differ
+    alone = scorer.predict_proba(TextBatch([short_text]))[0]
+    assert abs(p_human[0] - alone) <= 1e-5  # one window: every aggregation is plain scoring
+
+
+def test_an_unknown_window_aggregation_is_refused(tiny_bundle: Path) -> None:
+    with pytest.raises(SettingsError, match="mean, median, min, max"):
+        member(tiny_bundle, "bert", "onnx", "fp32", aggregation="sum")
 
 
 def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
-    with pytest.raises(ValueError, match="int8 and fp32"):
+    with pytest.raises(SettingsError, match="int8 and fp32"):
         make_backend(tiny_bundle / "bert", "onnx", "fp16", "cpu")
-    with pytest.raises(ValueError, match="runs on the CPU"):
+    with pytest.raises(SettingsError, match="runs on the CPU"):
         make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
-    with pytest.raises(ValueError, match="bf16 and fp32"):
+    with pytest.raises(SettingsError, match="bf16 and fp32"):
         make_backend(tiny_bundle / "bert", "openvino", "int8", "cpu")
-    with pytest.raises(ValueError, match="stride"):
+    with pytest.raises(SettingsError, match="stride"):
         member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
     assert make_backend(tiny_bundle / "bert", "onnx", "int8", "cpu").description == "onnx int8"
 
@@ -117,7 +132,7 @@ def test_a_folder_without_onnx_runs_in_pytorch_and_says_what_it_has(tiny_bundle:
     folder = tmp_path / "bert"
     shutil.copytree(tiny_bundle / "bert", folder, ignore=shutil.ignore_patterns("*.onnx"))
     assert make_backend(folder, "auto", "auto", "cpu").description == "torch fp32 on cpu"
-    with pytest.raises(BundleError, match=r"bert/model.int8.onnx is not in this bundle; it has model.safetensors$"):
+    with pytest.raises(SettingsError, match=r"bert/model.int8.onnx is not in this bundle; it has model.safetensors$"):
         make_backend(folder, "onnx", "int8", "cpu")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.engine import Engine
-from humanorai.errors import BundleError, TrainingError
+from humanorai.errors import SettingsError, TrainingError
 from humanorai.members.transformer import make_backend
 from humanorai.training.pipeline import ALL_MEMBERS, parse_members
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
@@ -61,7 +61,7 @@ def test_serving_only_calibrated_stacked_bundle(corpus_csv: Path, tmp_path: Path
     engine = Engine.load(out)
     assert engine.describe_members()["BERT"] == "onnx int8"  # auto takes what a serving-only bundle holds
     assert engine.predict(["One more text to score."])[0].verdict.method == "stacked"
-    with pytest.raises(BundleError, match="serving-only"):
+    with pytest.raises(SettingsError, match="serving-only"):
         make_backend(out / "bert", backend="torch")
 
 
