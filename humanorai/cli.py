@@ -90,6 +90,8 @@ def train(
     gradient_accumulation: Annotated[int, typer.Option(help="Batches per optimizer step.")] = 1,
     learning_rate: Annotated[float | None, typer.Option(
         help="Transformer learning rate (default: 5e-5 for a base checkpoint, the preset's from scratch).")] = None,
+    warmup: Annotated[float, typer.Option(
+        help="Share of the transformer optimizer steps spent raising the learning rate from 0.")] = 0.1,
     calibrate: Annotated[bool, typer.Option(
         help="Fit a probability calibration per member on the validation split.")] = False,
     ensemble: Annotated[str, typer.Option(
@@ -121,7 +123,7 @@ def train(
                 preset=_choice(preset, PRESETS, "--preset"), bert_base=bert_base, roberta_base=roberta_base,
                 fine_tune=FineTuneSettings(epochs=epochs, batch_size=batch_size, max_length=max_length,
                                            gradient_accumulation=gradient_accumulation,
-                                           learning_rate=learning_rate, seed=seed)),
+                                           learning_rate=learning_rate, warmup_fraction=warmup, seed=seed)),
             command=shlex.join(["humanorai", *sys.argv[1:]]),
         )
         train_bundle(options)

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,12 @@ class FineTuneSettings:
     max_length: int = 512
     patience: int = 1
     seed: int = 42
+    #: Share of the optimizer steps spent raising the rate linearly from 0 before it decays linearly to 0.
+    warmup_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise TrainingError(f"--warmup must be at least 0 and below 1, not {self.warmup_fraction}")
 
 
 def build_from_preset(member: str, preset: Preset, texts: list[str],
@@ -143,7 +150,7 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     valid_batches = _encode(tokenizer, spec, valid, settings)
     steps = math.ceil(len(train_batches) / settings.gradient_accumulation) * settings.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / max(1, steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(steps, settings.warmup_fraction))
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     best_loss, best_state, stale = math.inf, None, 0
     for epoch in range(settings.epochs):
@@ -177,6 +184,21 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
         model.load_state_dict(best_state)
     model.to("cpu").eval()
     return {"valid_loss": round(best_loss, 6)}
+
+
+def warmup_then_decay(steps: int, warmup_fraction: float) -> Callable[[int], float]:
+    """Learning-rate factor per step: linear warm-up over the first steps, then linear decay to 0.
+
+    Without warm-up, a from-scratch (post-layer-norm) RoBERTa took large early Adam steps and
+    collapsed to a constant answer (validation loss 0.693, see experiments/from_scratch_presets.py).
+    """
+    warmup = max(1, round(steps * warmup_fraction)) if warmup_fraction > 0 else 0
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (steps - step) / max(1, steps - warmup))
+    return factor
 
 
 def save_hf(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, folder: Path) -> list[Path]:
