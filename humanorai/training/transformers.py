@@ -190,7 +190,7 @@ def warmup_then_decay(steps: int, warmup_fraction: float) -> Callable[[int], flo
     """Learning-rate factor per step: linear warm-up over the first steps, then linear decay to 0.
 
     Without warm-up, a from-scratch (post-layer-norm) RoBERTa took large early Adam steps and
-    collapsed to a constant answer (validation loss 0.693, see experiments/from_scratch_presets.py).
+    collapsed to a constant answer (validation loss 0.693; docs/training.md).
     """
     warmup = max(1, round(steps * warmup_fraction)) if warmup_fraction > 0 else 0
 
