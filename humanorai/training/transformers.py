@@ -35,6 +35,7 @@ from transformers import (
 )
 
 from humanorai.errors import TrainingError
+from humanorai.members.transformer import fast_bf16
 from humanorai.progress import note, progress_bar
 from humanorai.text import NormalizationSpec, normalize
 
@@ -151,7 +152,10 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     steps = math.ceil(len(train_batches) / settings.gradient_accumulation) * settings.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(steps, settings.warmup_fraction))
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    mixed = mixed_precision(device.type)
+    if mixed is not None:
+        note(f"mixed precision: {str(mixed).removeprefix('torch.')} on {device.type}")
+    scaler = torch.amp.GradScaler("cuda", enabled=mixed == torch.float16)
     best_loss, best_state, stale = math.inf, None, 0
     for epoch in range(settings.epochs):
         model.train()
@@ -159,7 +163,7 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
         with progress_bar(f"epoch {epoch + 1}/{settings.epochs}", len(order)) as advance:
             for position, index in enumerate(order):
                 batch = {key: value.to(device) for key, value in train_batches[index].items()}
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+                with torch.autocast(device_type=device.type, dtype=mixed or torch.float32, enabled=mixed is not None):
                     loss = model(**batch).loss / settings.gradient_accumulation
                 scaler.scale(loss).backward()
                 if (position + 1) % settings.gradient_accumulation == 0 or position + 1 == len(order):
@@ -184,6 +188,15 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
         model.load_state_dict(best_state)
     model.to("cpu").eval()
     return {"valid_loss": round(best_loss, 6)}
+
+
+def mixed_precision(device_type: str) -> torch.dtype | None:
+    """The autocast type where the hardware has fast instructions for it: FP16 on CUDA, BF16 on a CPU with
+    BF16 matrix instructions (AMX, AVX-512 BF16); ``None`` (FP32) elsewhere, e.g. on AVX2-only CPUs, where
+    BF16 would be emulated and slower."""
+    if device_type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if fast_bf16() else None
 
 
 def warmup_then_decay(steps: int, warmup_fraction: float) -> Callable[[int], float]:

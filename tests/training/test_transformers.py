@@ -1,11 +1,24 @@
-"""The fine-tuning schedule (the training loop itself runs in the session bundle and test_pipeline)."""
+"""Fine-tuning: the learning-rate schedule and mixed precision (full training runs in the session bundle)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
 from humanorai.errors import TrainingError
-from humanorai.training.transformers import FineTuneSettings, warmup_then_decay
+from humanorai.members.transformer import fast_bf16
+from humanorai.text import RAW
+from humanorai.training import transformers as transformers_training
+from humanorai.training.transformers import (
+    PRESETS,
+    FineTuneSettings,
+    build_from_preset,
+    fine_tune,
+    mixed_precision,
+    warmup_then_decay,
+)
+from tests.synthetic import make_rows
 
 
 def test_the_rate_rises_over_the_warmup_then_decays_to_zero() -> None:
@@ -25,3 +38,25 @@ def test_without_warmup_it_is_the_plain_linear_decay() -> None:
 def test_a_warmup_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(TrainingError, match="--warmup"):
         FineTuneSettings(warmup_fraction=1.0)
+
+
+def test_mixed_precision_only_where_the_hardware_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mixed_precision("cuda") == torch.float16
+    assert mixed_precision("cpu") == (torch.bfloat16 if fast_bf16() else None)
+    monkeypatch.setattr(transformers_training, "fast_bf16", lambda: True)
+    assert mixed_precision("cpu") == torch.bfloat16
+
+
+def test_bf16_autocast_trains_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BF16 path of an AMX machine, forced here (emulated, slow but correct) on a tiny model."""
+    monkeypatch.setattr(transformers_training, "fast_bf16", lambda: True)
+    rows = make_rows(48, seed=5)
+    texts = [row["text"] for row in rows]
+    labels = np.array([int(row["label"]) for row in rows])
+    model, tokenizer = build_from_preset("BERT", PRESETS["tiny"], texts, max_length=32)
+    settings = FineTuneSettings(epochs=1, batch_size=8, max_length=32)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    metrics = fine_tune(model, tokenizer, RAW, (texts[:40], labels[:40]), (texts[40:], labels[40:]), settings, 2e-3)
+    assert np.isfinite(metrics["valid_loss"])
+    assert all(value.dtype == torch.float32 for value in model.state_dict().values())  # weights stay FP32
+    assert any(not torch.equal(before[name], value) for name, value in model.state_dict().items())
