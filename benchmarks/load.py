@@ -12,9 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from humanorai.bench import cpu_model
+from humanorai.server.process import start_server
 
 MAX_REQUESTS_PER_MODE = 100_000
 
@@ -36,34 +34,6 @@ class Outcome:
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(bundle: Path, batching: bool, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "HUMANORAI_CACHE_SIZE": "0", "HUMANORAI_BATCHING": "1" if batching else "0",
-           "HUMANORAI_MAX_CONCURRENT_REQUESTS": "256"}
-    process = subprocess.Popen([sys.executable, "-m", "humanorai", "serve", "--bundle", str(bundle), "--port",
-                                str(port), "--log-level", "warning"], env=env, stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server not ready within 180 s")
 
 
 async def run_clients(url: str, texts: list[str], clients: int, seconds: float) -> Outcome:
@@ -110,13 +80,14 @@ def main() -> None:
     throughput = {}
     for batching in (True, False):
         log = Path(f"/tmp/humanorai-load-{'batching' if batching else 'plain'}.log")
-        process, url = start_server(args.bundle, batching, log)
+        env = {"HUMANORAI_CACHE_SIZE": "0", "HUMANORAI_BATCHING": "1" if batching else "0",
+               "HUMANORAI_MAX_CONCURRENT_REQUESTS": "256"}
+        server = start_server(["--bundle", str(args.bundle), "--log-level", "warning"], log, env)
         try:
-            asyncio.run(run_clients(url, texts, 4, 3.0))  # warm-up, not counted
-            outcome = asyncio.run(run_clients(url, texts, args.clients, args.seconds))
+            asyncio.run(run_clients(server.url, texts, 4, 3.0))  # warm-up, not counted
+            outcome = asyncio.run(run_clients(server.url, texts, args.clients, args.seconds))
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            server.stop(timeout_s=30)
         mode = "micro-batching on" if batching else "micro-batching off"
         throughput[batching] = len(outcome.latencies_ms) / outcome.seconds
         p50, p95, p99 = (np.percentile(outcome.latencies_ms, q) if outcome.latencies_ms else float("nan")

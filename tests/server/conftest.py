@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import humanorai_command
+from humanorai.server.process import ServerProcess
+from humanorai.server.process import start_server as start_process
 
 #: Limits small enough to test without huge payloads.
 TEST_LIMITS = {"HUMANORAI_MAX_TEXT_CHARS": "20000", "HUMANORAI_MAX_BATCH_TEXTS": "4"}
@@ -21,59 +18,40 @@ TEST_LIMITS = {"HUMANORAI_MAX_TEXT_CHARS": "20000", "HUMANORAI_MAX_BATCH_TEXTS":
 
 @dataclass
 class LiveServer:
-    url: str
-    process: subprocess.Popen[str]
+    server: ServerProcess
+    #: Every /ready status, the last being 200.
     ready_answers: list[int]
     #: Status and Retry-After of a POST /predict sent while /ready still said 503.
     predict_while_loading: tuple[int, str | None] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start the server (on the built-in demo bundle when ``bundle`` is None), then poll /ready from the
-    moment the port answers until it says 200."""
-    port = free_port()
-    env = {**os.environ, "HUMANORAI_BUNDLE": "", **TEST_LIMITS, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-    bundle_args = [] if bundle is None else ["--bundle", str(bundle)]
-    process = subprocess.Popen(humanorai_command("serve", *bundle_args, "--port", str(port)),
-                               stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
+    """Start the server (on the built-in demo bundle when ``bundle`` is None); while it loads, record the
+    /ready answers and send one /predict, whose answer the tests check."""
     answers: list[int] = []
-    predict_while_loading = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        try:
-            status = httpx.get(f"{url}/ready", timeout=5).status_code
-        except httpx.TransportError:
-            time.sleep(0.05)
-            continue
+    early: list[tuple[int, str | None]] = []
+
+    def while_loading(url: str, status: int) -> None:
         answers.append(status)
-        if status == 200:
-            return LiveServer(url, process, answers, predict_while_loading)
-        if predict_while_loading is None:
-            early = httpx.post(f"{url}/predict", json={"text": "Sent before the models are loaded."}, timeout=5)
-            predict_while_loading = (early.status_code, early.headers.get("Retry-After"))
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"server not ready in time: {log.read_text()}")
+        if not early:
+            reply = httpx.post(f"{url}/predict", json={"text": "Sent before the models are loaded."}, timeout=5)
+            early.append((reply.status_code, reply.headers.get("Retry-After")))
+
+    env = {"HUMANORAI_BUNDLE": "", **TEST_LIMITS, **(extra_env or {})}
+    bundle_args = [] if bundle is None else ["--bundle", str(bundle)]
+    server = start_process(bundle_args, log, env, timeout_s=120, on_loading=while_loading)
+    return LiveServer(server, [*answers, 200], early[0] if early else None)
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.server.stop()
 
 
 @pytest.fixture(scope="session")
