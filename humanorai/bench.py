@@ -500,7 +500,7 @@ def _run_engine(root: Path, singles: list[str], batch: list[str],
     try:
         if engine.unavailable:
             raise BundleError(f"the benchmark bundle did not load fully: {engine.unavailable}")
-        tfidf = TfidfFeatures.load(root / TFIDF_DIR)
+        tfidf = engine.context.tfidf
 
         def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
             started = time.perf_counter()

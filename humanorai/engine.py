@@ -161,6 +161,11 @@ class Engine:
                               + "; ".join(f"{name}: {why}" for name, why in unavailable.items()))
         return cls(manifest, context, members, unavailable, settings, observer)
 
+    @property
+    def context(self) -> BundleContext:
+        """What the members were loaded with: bundle root, manifest and the shared TF-IDF."""
+        return self._context
+
     def describe_members(self) -> dict[str, str]:
         """Member name → how it runs (e.g. ``onnx int8``), for logs and ``/ready``."""
         return {member.name: _describe(member) for member in self.members}
