@@ -55,12 +55,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for setting in args.setting:
         rate_text, warmup_text = setting.split(":")
-        settings = FineTuneSettings(epochs=args.epochs, max_length=args.max_length,
-                                    warmup_fraction=float(warmup_text), patience=args.epochs)
+        settings = FineTuneSettings(epochs=args.epochs, max_length=args.max_length, patience=args.epochs)
         started = time.perf_counter()
         model, tokenizer = build_from_preset(args.member, PRESETS[args.preset], train_texts, args.max_length)
         metrics = fine_tune(model, tokenizer, RAW, (split.train.texts, split.train.labels),
-                            (split.valid.texts, split.valid.labels), settings, float(rate_text))
+                            (split.valid.texts, split.valid.labels), settings, float(rate_text), float(warmup_text))
         scores = p_human(model, tokenizer, valid_texts, args.max_length)
         auc = roc_auc_score(split.valid.labels, scores)
         accuracy = float(np.mean((scores >= 0.5) == (split.valid.labels == 1)))

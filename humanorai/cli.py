@@ -90,8 +90,9 @@ def train(
     gradient_accumulation: Annotated[int, typer.Option(help="Batches per optimizer step.")] = 1,
     learning_rate: Annotated[float | None, typer.Option(
         help="Transformer learning rate (default: 5e-5 for a base checkpoint, the preset's from scratch).")] = None,
-    warmup: Annotated[float, typer.Option(
-        help="Share of the transformer optimizer steps spent raising the learning rate from 0.")] = 0.1,
+    warmup: Annotated[float | None, typer.Option(
+        help="Share of the transformer optimizer steps spent raising the learning rate from 0 (default: 0.1 "
+             "from scratch, 0 for a base checkpoint).")] = None,
     calibrate: Annotated[bool, typer.Option(
         help="Fit a probability calibration per member on the validation split.")] = False,
     ensemble: Annotated[str, typer.Option(

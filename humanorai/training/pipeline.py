@@ -45,11 +45,11 @@ from humanorai.training.stacking import fit_calibration, fit_stacker
 from humanorai.training.transformers import (
     DISPLAY_NAMES,
     PRESETS,
-    PRETRAINED_LEARNING_RATE,
     TRANSFORMER_MEMBERS,
     FineTuneSettings,
     build_from_preset,
     fine_tune,
+    learning_schedule,
     load_base,
     save_hf,
 )
@@ -214,14 +214,12 @@ def _train_transformer(member: str, options: TrainOptions, split: Split, staging
         if base is None:
             preset = PRESETS[options.transformers.preset]
             model, tokenizer = build_from_preset(member, preset, train_texts, settings.max_length)
-            default_rate = preset.learning_rate
         else:
+            preset = None
             model, tokenizer = load_base(base)
             tokenizer.model_max_length = min(tokenizer.model_max_length, settings.max_length)
-            default_rate = PRETRAINED_LEARNING_RATE
         metrics = fine_tune(model, tokenizer, RAW, (split.train.texts, split.train.labels),
-                            (split.valid.texts, split.valid.labels), settings,
-                            settings.learning_rate or default_rate)
+                            (split.valid.texts, split.valid.labels), settings, *learning_schedule(settings, preset))
         files = save_hf(model, tokenizer, folder)
     with stage(f"Exporting {display} to ONNX (fp32 with fused attention, int8)"):
         files += export_onnx(folder)

@@ -57,6 +57,8 @@ class Preset:
     intermediate_size: int
     #: From-scratch weights need a far larger step than fine-tuning a pretrained checkpoint.
     learning_rate: float
+    #: Share of the steps with a rising rate: without it the small RoBERTa collapsed (docs/training.md).
+    warmup_fraction: float = 0.1
 
 
 PRESETS = {
@@ -66,6 +68,8 @@ PRESETS = {
 }
 #: Learning rate for fine-tuning a pretrained base checkpoint.
 PRETRAINED_LEARNING_RATE = 5e-5
+#: Warm-up for a pretrained base: none; with 0.1 the demo's MiniLM did worse (docs/training.md).
+PRETRAINED_WARMUP = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,12 @@ class FineTuneSettings:
     max_length: int = 512
     patience: int = 1
     seed: int = 42
-    #: Share of the optimizer steps spent raising the rate linearly from 0 before it decays linearly to 0.
-    warmup_fraction: float = 0.1
+    #: Share of the optimizer steps spent raising the rate linearly from 0 before it decays linearly to 0;
+    #: ``None``: the preset's from scratch, :data:`PRETRAINED_WARMUP` for a base checkpoint.
+    warmup_fraction: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.warmup_fraction < 1.0:
+        if self.warmup_fraction is not None and not 0.0 <= self.warmup_fraction < 1.0:
             raise TrainingError(f"--warmup must be at least 0 and below 1, not {self.warmup_fraction}")
 
 
@@ -142,8 +147,11 @@ def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
 
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: NormalizationSpec,
               train: tuple[list[str], np.ndarray], valid: tuple[list[str], np.ndarray],
-              settings: FineTuneSettings, learning_rate: float) -> dict[str, float]:
-    """Train with AdamW and a linear schedule; keep the weights of the best validation loss."""
+              settings: FineTuneSettings, learning_rate: float, warmup_fraction: float) -> dict[str, float]:
+    """Train with AdamW, a warm-up and a linear decay; keep the weights of the best validation loss.
+
+    ``learning_rate`` and ``warmup_fraction`` are resolved by the caller (the settings may leave them to
+    the preset or base checkpoint)."""
     _seed_everything(settings.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
@@ -151,7 +159,7 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     valid_batches = _encode(tokenizer, spec, valid, settings)
     steps = math.ceil(len(train_batches) / settings.gradient_accumulation) * settings.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(steps, settings.warmup_fraction))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(steps, warmup_fraction))
     mixed = mixed_precision(device.type)
     if mixed is not None:
         note(f"mixed precision: {str(mixed).removeprefix('torch.')} on {device.type}")
@@ -199,11 +207,21 @@ def mixed_precision(device_type: str) -> torch.dtype | None:
     return torch.bfloat16 if fast_bf16() else None
 
 
+def learning_schedule(settings: FineTuneSettings, preset: Preset | None) -> tuple[float, float]:
+    """Learning rate and warm-up share: the settings' where given, else the preset's from scratch, else
+    those for a pretrained base checkpoint (``preset`` None)."""
+    rate, warmup = ((PRETRAINED_LEARNING_RATE, PRETRAINED_WARMUP) if preset is None
+                    else (preset.learning_rate, preset.warmup_fraction))
+    return (settings.learning_rate or rate,
+            warmup if settings.warmup_fraction is None else settings.warmup_fraction)
+
+
 def warmup_then_decay(steps: int, warmup_fraction: float) -> Callable[[int], float]:
     """Learning-rate factor per step: linear warm-up over the first steps, then linear decay to 0.
 
     Without warm-up, a from-scratch (post-layer-norm) RoBERTa took large early Adam steps and
-    collapsed to a constant answer (validation loss 0.693; docs/training.md).
+    collapsed to a constant answer (validation loss 0.693; docs/training.md). ``warmup_fraction`` 0 is
+    the plain linear decay.
     """
     warmup = max(1, round(steps * warmup_fraction)) if warmup_fraction > 0 else 0
 

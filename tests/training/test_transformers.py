@@ -12,9 +12,11 @@ from humanorai.text import RAW
 from humanorai.training import transformers as transformers_training
 from humanorai.training.transformers import (
     PRESETS,
+    PRETRAINED_LEARNING_RATE,
     FineTuneSettings,
     build_from_preset,
     fine_tune,
+    learning_schedule,
     mixed_precision,
     warmup_then_decay,
 )
@@ -33,6 +35,14 @@ def test_the_rate_rises_over_the_warmup_then_decays_to_zero() -> None:
 def test_without_warmup_it_is_the_plain_linear_decay() -> None:
     factor = warmup_then_decay(steps=50, warmup_fraction=0.0)
     assert [factor(step) for step in (0, 25, 50)] == [1.0, 0.5, 0.0]
+
+
+def test_from_scratch_warms_up_and_a_pretrained_base_does_not_unless_asked() -> None:
+    small = PRESETS["small"]
+    assert learning_schedule(FineTuneSettings(), small) == (small.learning_rate, 0.1)
+    assert learning_schedule(FineTuneSettings(), None) == (PRETRAINED_LEARNING_RATE, 0.0)
+    assert learning_schedule(FineTuneSettings(learning_rate=1e-4, warmup_fraction=0.0), small) == (1e-4, 0.0)
+    assert learning_schedule(FineTuneSettings(warmup_fraction=0.2), None) == (PRETRAINED_LEARNING_RATE, 0.2)
 
 
 def test_a_warmup_outside_zero_to_one_is_refused() -> None:
@@ -56,7 +66,8 @@ def test_bf16_autocast_trains_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     model, tokenizer = build_from_preset("BERT", PRESETS["tiny"], texts, max_length=32)
     settings = FineTuneSettings(epochs=1, batch_size=8, max_length=32)
     before = {name: value.clone() for name, value in model.state_dict().items()}
-    metrics = fine_tune(model, tokenizer, RAW, (texts[:40], labels[:40]), (texts[40:], labels[40:]), settings, 2e-3)
+    metrics = fine_tune(model, tokenizer, RAW, (texts[:40], labels[:40]), (texts[40:], labels[40:]), settings,
+                        2e-3, 0.1)
     assert np.isfinite(metrics["valid_loss"])
     assert all(value.dtype == torch.float32 for value in model.state_dict().values())  # weights stay FP32
     assert any(not torch.equal(before[name], value) for name, value in model.state_dict().items())
