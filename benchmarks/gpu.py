@@ -82,14 +82,16 @@ def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) ->
         fp16_diff = float(np.max(np.abs(fast_p - expected)))
         fp32_diff = float(np.max(np.abs(full_p - expected)))
         padding_diff = float(abs(alone - fast_p[4]))
+        same_label = bool(np.all((fast_p >= 0.5) == (expected >= 0.5)))
         result: dict[str, object] = {
             "auto_backend": chosen.description,
             "auto_ok": chosen.description == f"torch fp16 on {device}" or device == "cpu",
             "fp16_max_abs_diff": fp16_diff,
             "fp32_max_abs_diff": fp32_diff,
-            "fp16_same_label": bool(np.all((fast_p >= 0.5) == (expected >= 0.5))),
+            "fp16_same_label": same_label,
             "padding_abs_diff": padding_diff,
-            "parity_ok": fp16_diff <= FP16_BOUND and fp32_diff <= FP32_BOUND and padding_diff <= PADDING_BOUND,
+            "parity_ok": (fp16_diff <= FP16_BOUND and fp32_diff <= FP32_BOUND and padding_diff <= PADDING_BOUND
+                          and same_label),
         }
         timings: dict[str, float] = {}
         for batch, tokens in SHAPES:

@@ -172,13 +172,13 @@ class TransformerMember(Member):
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         if windows.max_length > self._tokenizer.model_max_length:
             raise SettingsError(f"{name}: max_length {windows.max_length} exceeds the model's "
-                             f"{self._tokenizer.model_max_length} tokens")
+                                f"{self._tokenizer.model_max_length} tokens")
         room = windows.max_length - self._tokenizer.num_special_tokens_to_add()
         if not 0 <= windows.stride < room:
             raise SettingsError(f"{name}: stride {windows.stride} must be below the {room} text tokens of a window")
         if windows.aggregation not in AGGREGATIONS:
             raise SettingsError(f"window aggregation must be one of {', '.join(AGGREGATIONS)}, "
-                             f"not {windows.aggregation!r}")
+                                f"not {windows.aggregation!r}")
 
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         encoded = self._tokenizer(
@@ -299,8 +299,8 @@ def _bundle_file(folder: Path, name: str) -> Path:
         held = [file for file in (ONNX_INT8, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
         hint = (f" (a --serving-only bundle keeps only {ONNX_INT8}; use --backend onnx --precision int8)"
                 if held == [ONNX_INT8] else "")
-        raise SettingsError(f"{folder.name}/{name} is not in this bundle; it has {', '.join(held) or 'no model file'}"
-                          + hint)
+        raise SettingsError(f"{folder.name}/{name} is not in this bundle; it has "
+                            f"{', '.join(held) or 'no model file'}{hint}")
     return path
 
 
