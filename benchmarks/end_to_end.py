@@ -1,14 +1,558 @@
-"""The original app vs the humanorai engine, all five members, side by side in one run (DESIGN §7).
+"""``humanorai bench``: the original app and the engine, measured side by side in one run (DESIGN §7).
 
-The same as ``humanorai bench`` (see :mod:`humanorai.bench` and ``humanorai bench --help``), kept here
-beside the other benchmark scripts. Usage: python -m benchmarks.end_to_end [--bundle DIR] [--texts 10] …
+The original path is rebuilt as the original app ran it: per request, sequentially, a fresh dense
+H2OFrame per H2O model scored in an H2O cluster, then BERT and RoBERTa in PyTorch FP32 with truncation.
+The engine scores the same texts with the same models: MOJOs in process, TF-IDF once, ONNX Runtime,
+members concurrently. Both score one temporary five-member bundle: the classical members of a trained
+bundle plus BERT-base- and RoBERTa-base-sized transformers with random weights (hubs are unreachable
+here; speed does not depend on the weight values). The run also checks that both paths agree.
+
+PyTorch and ``transformers`` are imported only when a run needs them: importing this module stays light
+for the CLI, and ``python benchmarks/classical.py`` works although its folder holds a ``transformers.py``
+that would shadow the library.
 """
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from humanorai.cli import app
+import numpy as np
+import pandas as pd
 
-if __name__ == "__main__":
-    app(["bench", *sys.argv[1:]])
+from humanorai.bundle import Manifest, MemberEntry, checksums, read_manifest, write_manifest
+from humanorai.engine import Engine, EngineSettings
+from humanorai.errors import BundleError, InputError
+from humanorai.labels import HUMAN
+from humanorai.members import h2o_mojo, transformer
+from humanorai.members.base import TextBatch
+from humanorai.members.context import TFIDF_DIR, TransformerRuntime
+from humanorai.members.tfidf import TfidfFeatures
+from humanorai.progress import stage
+from humanorai.text import RAW, normalize
+from humanorai.training.data import read_table
+from humanorai.training.h2o_cluster import h2o, h2o_cluster
+from humanorai.training.h2o_models import predict_via_h2oframe
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+    from humanorai.training.transformers import Preset
+
+#: The shared corpus, relative to a checkout of the repository (the default of ``--corpus``).
+DEFAULT_CORPUS = Path("../shared/data/train_corpus.csv")
+#: Allowed difference of the H2O members' ``p_human`` between the H2OFrame path and the MOJOs.
+H2O_TOLERANCE = 1e-6
+#: Allowed difference of the transformers' ``p_human`` between PyTorch FP32 and the engine (INT8 or FP32).
+TRANSFORMER_TOLERANCE = 0.05
+#: Targets of DESIGN §7: end-to-end speed-up over the original path, and engine overhead over its members.
+SPEEDUP_TARGET = 10.0
+OVERHEAD_TARGET_PERCENT = 10.0
+
+Size = Literal["base", "tiny"]
+#: Vocabulary sizes of bert-base-uncased and roberta-base, the tokenizers' targets at ``base`` size.
+BASE_VOCAB_SIZES = {"BERT": 30522, "ROBERTA": 50265}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``humanorai bench`` measures; the defaults are the DESIGN §7 setting (base size, 512 tokens)."""
+
+    #: A trained bundle whose classical members (TF-IDF, DRF, GBM, GLM) are benchmarked.
+    bundle: Path
+    #: CSV or JSONL with a ``text`` (and optionally ``source``) column; ``None``: generated English-like text.
+    corpus: Path | None = None
+    size: Size = "base"
+    #: Single texts scored one by one (medians over texts × repeats).
+    texts: int = 10
+    repeats: int = 1
+    batch_size: int = 64
+    #: Token length of the benchmark texts and the transformers' window.
+    max_length: int = 512
+    seed: int = 0
+    #: Longest the original path may spend on the batch; beyond it a sample is timed and extrapolated.
+    original_batch_budget_s: float = 180.0
+    #: How the engine runs its transformers (the default picks the fastest path for this machine).
+    runtime: TransformerRuntime = field(default_factory=TransformerRuntime)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Texts per second on one batch: the original path text by text, the engine in one call."""
+
+    batch_size: int
+    #: Texts of the batch the original path really scored (fewer than the batch when extrapolated).
+    original_sample: int
+    original_texts_per_s: float
+    engine_texts_per_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.engine_texts_per_s / self.original_texts_per_s
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.original_sample < self.batch_size
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything one run measured, in numbers; :func:`render_markdown` turns it into the report."""
+
+    cpu: str
+    cores: int
+    size: Size
+    #: Transformer name → its shape, e.g. ``12 layers, hidden 768, vocab 30522``.
+    models: dict[str, str]
+    #: Member name → how the engine runs it, e.g. ``onnx int8``.
+    engine_backends: dict[str, str]
+    text_source: str
+    #: Transformer name → median tokens of the benchmark texts (special tokens included).
+    median_tokens: dict[str, int]
+    texts: int
+    repeats: int
+    #: Stage (``tfidf``, member names, ``total``) → median ms per text.
+    original_ms: dict[str, float]
+    engine_ms: dict[str, float]
+    #: Median ms of TF-IDF plus every member's ``predict_proba``, called one after another.
+    raw_member_sum_ms: float
+    throughput: Throughput
+    h2o_max_difference: float
+    transformer_max_difference: dict[str, float]
+
+    def ratio(self, stage_name: str) -> float:
+        """How many times faster the engine ran ``stage_name`` than the original path."""
+        return self.original_ms[stage_name] / self.engine_ms[stage_name]
+
+    @property
+    def overhead_percent(self) -> float:
+        """Engine wall time over the raw sum of its parts; negative where concurrency wins."""
+        return 100.0 * (self.engine_ms["total"] / self.raw_member_sum_ms - 1.0)
+
+    @property
+    def parity_failures(self) -> list[str]:
+        """What disagrees beyond tolerance between the two paths (empty when they agree)."""
+        failures = []  # "not <=" so that a NaN difference fails too
+        if not self.h2o_max_difference <= H2O_TOLERANCE:
+            failures.append(f"H2O members: |Δp_human| {self.h2o_max_difference:.2e} > {H2O_TOLERANCE:g}")
+        failures += [f"{name}: |Δp_human| {difference:.3f} > {TRANSFORMER_TOLERANCE:g}"
+                     for name, difference in self.transformer_max_difference.items()
+                     if not difference <= TRANSFORMER_TOLERANCE]
+        return failures
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def run_bench(options: BenchOptions) -> BenchResult:
+    """Build the five-member bundle, time both paths on the same texts, and check that they agree."""
+    if min(options.texts, options.repeats, options.batch_size) < 1:
+        raise InputError("texts, repeats and batch size must each be at least 1")
+    rows, text_source = _source_rows(options)
+    with tempfile.TemporaryDirectory(prefix="humanorai-bench-") as scratch:
+        root = Path(scratch)
+        tokenizers, models = _build_bundle(options, root, rows)
+        needed = max(options.texts, options.batch_size)
+        with stage(f"Joining {needed} texts of about {options.max_length} tokens"):
+            texts = _long_texts(rows, list(tokenizers.values()), options.max_length, needed, options.seed)
+        singles, batch = texts[:options.texts], texts[:options.batch_size]
+        original = _run_original(root, singles, batch, options)
+        engine, raw_member_sum_ms, backends = _run_engine(root, singles, batch, options)
+    stages = list(original.timings_ms)
+    classical = [name for name in original.p_human[0] if name not in tokenizers]
+    return BenchResult(
+        cpu=cpu_model(), cores=os.cpu_count() or 1, size=options.size, models=models, engine_backends=backends,
+        text_source=text_source,
+        median_tokens={name: int(statistics.median(len(tokenizer(text)["input_ids"]) for text in singles))
+                       for name, tokenizer in tokenizers.items()},
+        texts=len(singles), repeats=options.repeats,
+        original_ms={name: statistics.median(original.timings_ms[name]) for name in stages},
+        engine_ms={name: statistics.median(engine.timings_ms[name]) for name in stages},
+        raw_member_sum_ms=statistics.median(raw_member_sum_ms),
+        throughput=Throughput(len(batch), original.batch_sample, original.batch_texts_per_s,
+                              engine.batch_texts_per_s),
+        h2o_max_difference=_max_difference(original, engine, classical),
+        transformer_max_difference={name: _max_difference(original, engine, [name]) for name in tokenizers},
+    )
+
+
+def render_markdown(result: BenchResult) -> str:
+    """The side-by-side table of the original guide, then throughput, overhead, parity and targets."""
+    sizes = "BERT-base / RoBERTa-base-sized" if result.size == "base" else "tiny test-sized"
+    throughput = result.throughput
+    sample = (f" (extrapolated from {throughput.original_sample} of the {throughput.batch_size} texts)"
+              if throughput.extrapolated else "")
+    speedup = result.ratio("total")
+    parity = "; ".join(result.parity_failures) or "ok"
+    lines = [
+        f"- CPU: {result.cpu}, {result.cores} cores.",
+        f"- Transformers: {sizes}, random weights (speed does not depend on the weight values): "
+        + "; ".join(f"{name} {shape}" for name, shape in result.models.items()) + ".",
+        f"- Texts: {result.texts} single texts × {result.repeats} repeats, median tokens "
+        + ", ".join(f"{name} {tokens}" for name, tokens in result.median_tokens.items())
+        + f"; from {result.text_source}.",
+        "- Original path: per request and sequentially, a fresh dense H2OFrame per H2O model scored in an H2O "
+        "cluster, then PyTorch FP32 with truncation. Engine: TF-IDF once, members concurrently, "
+        + ", ".join(f"{name} {backend}" for name, backend in result.engine_backends.items()) + ".",
+        "",
+        "| stage | original ms | engine ms | ratio |",
+        "|---|---|---|---|",
+        *(f"| {_STAGE_LABELS.get(name, name)} | {_ms(result.original_ms[name])} | {_ms(result.engine_ms[name])} "
+          f"| {_times(result.ratio(name))} |" for name in result.original_ms),
+        "",
+        f"- Batch of {throughput.batch_size} texts: original {throughput.original_texts_per_s:.3g} texts/s{sample}, "
+        f"engine {throughput.engine_texts_per_s:.3g} texts/s: {_times(throughput.ratio)}.",
+        f"- Sum of raw member inference times (TF-IDF, then each member's `predict_proba`, one after another): "
+        f"{_ms(result.raw_member_sum_ms)} ms; engine wall time: {_ms(result.engine_ms['total'])} ms; engine "
+        f"overhead {result.overhead_percent:+.1f} % (below zero where concurrent members beat the sum).",
+        f"- Parity, largest |Δp_human| over the single texts: H2O members {result.h2o_max_difference:.1e} "
+        f"(tolerance {H2O_TOLERANCE:g}); "
+        + ", ".join(f"{name} {difference:.1e}" for name, difference in result.transformer_max_difference.items())
+        + f" (PyTorch FP32 vs engine, tolerance {TRANSFORMER_TOLERANCE:g}): {parity}.",
+        f"- Targets: five-member verdict ≥ {SPEEDUP_TARGET:g}x faster than the original: "
+        f"{_met(speedup >= SPEEDUP_TARGET)} ({_times(speedup)}); engine overhead ≤ {OVERHEAD_TARGET_PERCENT:g} %: "
+        f"{_met(result.overhead_percent <= OVERHEAD_TARGET_PERCENT)} ({result.overhead_percent:+.1f} %).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_STAGE_LABELS = {"tfidf": "TF-IDF (original: + a dense H2OFrame per model)", "total": "total: five-member verdict"}
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+class OriginalH2O:
+    """The original app's classical members: per request, a fresh dense 1×n H2OFrame for each model.
+
+    The models are the bundle's own MOJOs imported into the connected H2O cluster (``h2o.import_mojo``),
+    so this path and the engine score the very same models.
+    """
+
+    def __init__(self, bundle: Path, manifest: Manifest, tfidf: TfidfFeatures) -> None:
+        h2o.no_progress()  # H2O draws progress bars on stdout, which holds the results
+        self.models = {entry.name: h2o.import_mojo(str(bundle / entry.options["mojo"]))
+                       for entry in manifest.members if entry.kind == h2o_mojo.KIND}
+        self._tfidf = tfidf
+        self._names = tfidf.feature_names()
+
+    def dense_frame(self, text: str, **kwargs: object) -> h2o.H2OFrame:
+        """Upload ``text``'s TF-IDF row as the original did: a dense pandas frame of every feature."""
+        return h2o.H2OFrame(pd.DataFrame(self._tfidf.transform([text]).toarray(), columns=self._names), **kwargs)
+
+    def predict(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
+        """``p_human`` per model and ms per stage; building the frames counts as the ``tfidf`` stage."""
+        p_human: dict[str, float] = {}
+        timings_ms = {"tfidf": 0.0}
+        for name, model in self.models.items():
+            started = time.perf_counter()
+            frame = self.dense_frame(text)
+            timings_ms["tfidf"] += _ms_since(started)
+            started = time.perf_counter()
+            p_human[name] = float(predict_via_h2oframe(model, frame)[0])
+            h2o.remove(frame)
+            timings_ms[name] = _ms_since(started)
+        return p_human, timings_ms
+
+
+class OriginalTransformer:
+    """The original app's transformer call: tokenise with truncation, PyTorch FP32 forward, softmax."""
+
+    def __init__(self, folder: Path, max_length: int) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        self._model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        self._max_length = max_length
+
+    def p_human(self, text: str) -> float:
+        import torch
+
+        inputs = self._tokenizer(text, return_tensors="pt", truncation=True, max_length=self._max_length)
+        with torch.no_grad():
+            logits = self._model(**inputs).logits
+        return float(torch.softmax(logits, dim=-1)[0, HUMAN])
+
+
+#: Scores one text: ``p_human`` per member and ms per stage (``total`` included).
+_Scorer = Callable[[str], tuple[dict[str, float], dict[str, float]]]
+
+
+@dataclass
+class _PathRun:
+    """What one path measured: stage → ms samples, ``p_human`` per single text, batch throughput."""
+
+    timings_ms: dict[str, list[float]]
+    p_human: list[dict[str, float]]
+    batch_sample: int = 0
+    batch_texts_per_s: float = 0.0
+
+
+def _source_rows(options: BenchOptions) -> tuple[list[tuple[str, str]], str]:
+    """(text, source) rows to join into long texts, and where they come from (for the output)."""
+    if options.corpus is None:
+        needed = max(options.texts, options.batch_size) * (options.max_length // 40 + 2)
+        return _generated_rows(needed, options.seed), "generated English-like text (no corpus given)"
+    frame, _ = read_table(options.corpus)
+    if "text" not in frame.columns:
+        raise InputError(f"{options.corpus}: no 'text' column")
+    sources = frame["source"] if "source" in frame.columns else [""] * len(frame)
+    rows = [(str(text), str(source)) for text, source in zip(frame["text"], sources, strict=True) if str(text).strip()]
+    return rows, f"{options.corpus.name} (consecutive texts of one source joined)"
+
+
+_WORDS = ("the", "a", "of", "to", "and", "in", "that", "is", "for", "it", "with", "as", "was", "on", "people",
+          "time", "year", "way", "day", "world", "life", "part", "place", "case", "week", "company", "system",
+          "program", "question", "work", "government", "number", "night", "point", "home", "water", "room",
+          "mother", "area", "money", "story", "fact", "month", "lot", "right", "study", "book", "eye", "job",
+          "word", "business", "issue", "side", "kind", "head", "house", "service", "friend", "power", "hour",
+          "game", "line", "end", "member", "law", "car", "city", "community", "name", "president", "team",
+          "minute", "idea", "kid", "body", "information", "back", "parent", "face", "others", "level", "office",
+          "door", "health", "person", "art", "war", "history", "party", "result", "change", "morning", "reason",
+          "research", "girl", "guy", "moment", "air", "teacher", "force", "education", "said", "made", "found",
+          "thought", "went", "came", "told", "became", "showed", "felt", "left", "brought", "began", "kept",
+          "new", "good", "high", "old", "great", "big", "small", "large", "national", "young", "different",
+          "important", "public", "bad", "able", "however", "often", "really", "almost", "later", "never")
+
+
+def _generated_rows(count: int, seed: int) -> list[tuple[str, str]]:
+    """Paragraphs of random common English words, for runs without a corpus."""
+    rng = np.random.default_rng(seed)
+
+    def sentence() -> str:
+        words = [str(word) for word in rng.choice(_WORDS, size=int(rng.integers(6, 18)))]
+        return " ".join(words).capitalize() + "."
+
+    return [(" ".join(sentence() for _ in range(5)), "generated") for _ in range(count)]
+
+
+def transformer_shape(size: Size, member: str) -> Preset:
+    """BERT-base / RoBERTa-base shapes at ``base`` size; the test preset (seconds) at ``tiny``."""
+    from humanorai.training.transformers import PRESETS
+
+    if size == "tiny":
+        return PRESETS["tiny"]
+    return replace(PRESETS["small"], vocab_size=BASE_VOCAB_SIZES[member], hidden_size=768, layers=12, heads=12,
+                   intermediate_size=3072)
+
+
+def _build_bundle(options: BenchOptions, root: Path,
+                  rows: list[tuple[str, str]]) -> tuple[dict[str, PreTrainedTokenizerFast], dict[str, str]]:
+    """Write into ``root`` a bundle of the classical members of ``options.bundle`` (linked, not copied) and
+    two random-weight transformers; return their tokenizers and shapes by display name."""
+    source = read_manifest(options.bundle)
+    classical = [entry for entry in source.members if entry.kind == h2o_mojo.KIND]
+    if not classical:
+        raise BundleError(f"{options.bundle}: no H2O members (DRF, GBM, GLM) to benchmark")
+    for relative in [*source.shared_files, *(path for entry in classical for path in entry.files)]:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to((options.bundle / relative).resolve())
+    import torch
+
+    from humanorai.training.transformers import DISPLAY_NAMES, TRANSFORMER_MEMBERS
+
+    texts = [normalize(text, RAW) for text, _ in rows]
+    torch.manual_seed(options.seed)
+    # Without the bundle's calibration: the original app had none, and parity compares the models themselves.
+    entries = [replace(entry, calibration=None) for entry in classical]
+    tokenizers: dict[str, PreTrainedTokenizerFast] = {}
+    models: dict[str, str] = {}
+    for member in TRANSFORMER_MEMBERS:
+        preset = transformer_shape(options.size, member)
+        entry, tokenizers[DISPLAY_NAMES[member]] = _random_transformer(member, preset, texts, options, root)
+        entries.append(entry)
+        models[entry.name] = (f"{preset.layers} layers, hidden {preset.hidden_size}, "
+                              f"vocab {len(tokenizers[entry.name])}")
+    write_manifest(root, Manifest(
+        bundle_id=f"bench-{source.bundle_id}", created=datetime.now(UTC).isoformat(timespec="seconds"),
+        preprocessing=source.preprocessing, members=entries, shared_files=source.shared_files,
+        ensemble={"method": "majority"}, training={"transformers": f"{options.size} size, random weights"},
+        command="humanorai bench",
+    ))
+    return tokenizers, models
+
+
+def _random_transformer(member: str, preset: Preset, texts: list[str], options: BenchOptions,
+                        root: Path) -> tuple[MemberEntry, PreTrainedTokenizerFast]:
+    """A random-weight classifier with a tokenizer learned on ``texts``, saved and exported like a trained
+    one, and its manifest entry (as ``humanorai train`` writes it)."""
+    from humanorai.training.export import export_onnx
+    from humanorai.training.transformers import DISPLAY_NAMES, build_from_preset, save_hf
+
+    display = DISPLAY_NAMES[member]
+    folder = root / member.lower()
+    with stage(f"Building {display} ({options.size} size, random weights)"):
+        model, tokenizer = build_from_preset(member, preset, texts, options.max_length)
+        files = save_hf(model, tokenizer, folder)
+    with stage(f"Exporting {display} to ONNX (fp32 with fused attention, int8)"):
+        files += export_onnx(folder)
+    entry = MemberEntry(
+        name=display, kind=transformer.KIND, files=checksums(root, files), threshold=0.5,
+        options={"folder": member.lower(), "max_length": options.max_length, "normalization": RAW.to_dict(),
+                 "base": f"random:{options.size}"},
+    )
+    return entry, tokenizer
+
+
+def _long_texts(rows: list[tuple[str, str]], tokenizers: list[PreTrainedTokenizerFast], max_length: int,
+                count: int, seed: int) -> list[str]:
+    """``count`` texts, each consecutive rows of one source joined until the first tokenizer counts
+    ``max_length`` tokens, then cut to fit every tokenizer (see :func:`_fit_to_tokens`)."""
+    by_source: dict[str, list[str]] = {}
+    for text, source in rows:
+        by_source.setdefault(source, []).append(normalize(text, RAW))
+    joined: list[str] = []
+    for texts in by_source.values():
+        lengths = [len(ids) for ids in tokenizers[0](texts, add_special_tokens=False, verbose=False)["input_ids"]]
+        pieces: list[str] = []
+        tokens = 0
+        for text, length in zip(texts, lengths, strict=True):
+            pieces.append(text)
+            tokens += length
+            if tokens >= max_length:
+                joined.append(" ".join(pieces))
+                pieces, tokens = [], 0
+    if len(joined) < count:
+        raise InputError(f"only {len(joined)} texts of {max_length} tokens can be joined from the corpus; "
+                         f"ask for fewer texts or a smaller batch")
+    chosen = np.random.default_rng(seed).permutation(len(joined))[:count]
+    return [_fit_to_tokens(joined[index], tokenizers, max_length) for index in chosen]
+
+
+def _fit_to_tokens(text: str, tokenizers: list[PreTrainedTokenizerFast], max_length: int) -> str:
+    """Cut ``text`` at a token boundary until every tokenizer gives at most ``max_length`` tokens.
+
+    Then the engine scores it in one window and the original's truncation cuts nothing, so both paths run
+    the same tokens and their ``p_human`` can be compared.
+    """
+    fitted = False
+    while not fitted:
+        fitted = True
+        for tokenizer in tokenizers:
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+            room = max_length - tokenizer.num_special_tokens_to_add()
+            if len(encoded["input_ids"]) > room:
+                text = text[:encoded["offset_mapping"][room - 1][1]].rstrip()
+                fitted = False
+    return text
+
+
+def _run_original(root: Path, singles: list[str], batch: list[str], options: BenchOptions) -> _PathRun:
+    """Time the original path: H2OFrames in a cluster of our own, then PyTorch FP32, one text at a time."""
+    manifest = read_manifest(root)
+    with contextlib.ExitStack() as cluster:
+        with stage("Starting H2O for the original path"):
+            cluster.enter_context(h2o_cluster())
+        with stage("Loading the original path (MOJOs imported into H2O, PyTorch FP32)"):
+            classical = OriginalH2O(root, manifest, TfidfFeatures.load(root / TFIDF_DIR))
+            transformers = {entry.name: OriginalTransformer(root / entry.options["folder"], options.max_length)
+                            for entry in manifest.members if entry.kind == transformer.KIND}
+
+        def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
+            started = time.perf_counter()
+            p_human, timings_ms = classical.predict(text)
+            for name, model in transformers.items():
+                member_started = time.perf_counter()
+                p_human[name] = model.p_human(text)
+                timings_ms[name] = _ms_since(member_started)
+            timings_ms["total"] = _ms_since(started)
+            return p_human, timings_ms
+
+        with stage(f"Original path: {len(singles)} texts × {options.repeats}"):
+            run = _time_singles(score, singles, options.repeats)
+        seconds_per_text = statistics.median(run.timings_ms["total"]) / 1000.0
+        run.batch_sample = max(1, min(len(batch), int(options.original_batch_budget_s / seconds_per_text)))
+        with stage(f"Original path: {run.batch_sample} of a batch of {len(batch)} texts, one by one"):
+            run.batch_texts_per_s = _texts_per_s(lambda texts: [score(text) for text in texts],
+                                                 batch[:run.batch_sample])
+    return run
+
+
+def _run_engine(root: Path, singles: list[str], batch: list[str],
+                options: BenchOptions) -> tuple[_PathRun, list[float], dict[str, str]]:
+    """Time the engine per text and on the batch, and the raw sum of its members on the same texts."""
+    engine = Engine.load(root, options.runtime, EngineSettings(cache_size=0))
+    try:
+        if engine.unavailable:
+            raise BundleError(f"the benchmark bundle did not load fully: {engine.unavailable}")
+        tfidf = engine.context.tfidf
+
+        def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
+            started = time.perf_counter()
+            prediction = engine.predict([text])[0]
+            timings_ms = {**prediction.timings_ms, "total": _ms_since(started)}
+            return {vote.member: vote.p_human for vote in prediction.votes}, timings_ms
+
+        def members_one_by_one(text: str) -> float:
+            started = time.perf_counter()
+            batch_of_one = TextBatch([text])
+            h2o_mojo.tfidf_matrix(batch_of_one, tfidf)
+            for member in engine.members:
+                member.predict_proba(batch_of_one)
+            return _ms_since(started)
+
+        with stage(f"Engine: {len(singles)} texts × {options.repeats}"):
+            run = _time_singles(score, singles, options.repeats)
+        with stage(f"Members called one after another: {len(singles)} texts × {options.repeats}"):
+            members_one_by_one(singles[0])
+            raw_sum_ms = [members_one_by_one(text) for _ in range(options.repeats) for text in singles]
+        with stage(f"Engine: a batch of {len(batch)} texts"):
+            run.batch_sample = len(batch)
+            run.batch_texts_per_s = _texts_per_s(engine.predict, batch)
+        return run, raw_sum_ms, engine.describe_members()
+    finally:
+        engine.close()
+
+
+def _time_singles(score: _Scorer, texts: list[str], repeats: int) -> _PathRun:
+    """Score each text ``repeats`` times after one warm-up; ``p_human`` is kept from the last repeat."""
+    score(texts[0])
+    run = _PathRun(timings_ms={}, p_human=[])
+    for repeat in range(repeats):
+        for text in texts:
+            p_human, timings_ms = score(text)
+            for name, value in timings_ms.items():
+                run.timings_ms.setdefault(name, []).append(value)
+            if repeat == repeats - 1:
+                run.p_human.append(p_human)
+    return run
+
+
+def _texts_per_s(score_all: Callable[[list[str]], object], texts: list[str]) -> float:
+    started = time.perf_counter()
+    score_all(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def _max_difference(original: _PathRun, engine: _PathRun, members: list[str]) -> float:
+    return max(abs(reference[name] - scored[name])
+               for reference, scored in zip(original.p_human, engine.p_human, strict=True) for name in members)
+
+
+def _ms_since(started: float) -> float:
+    return 1000.0 * (time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""Read, write and verify model bundles (DESIGN §3).
+"""Read, write and verify model bundles.
 
 A bundle is a folder of data files — JSON, npz, MOJO zips, ONNX, safetensors, never pickle — described by
 ``manifest.json``. Loading checks the schema version and the sha256 of every listed file, and names the
@@ -20,7 +20,7 @@ SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class MemberEntry:
     """One ensemble member as the manifest lists it.
 
@@ -39,7 +39,7 @@ class MemberEntry:
     calibration: dict[str, float] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
     """Everything needed to serve, audit and rebuild a bundle."""
 

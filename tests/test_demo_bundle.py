@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from humanorai.bundle import load_bundle
-from humanorai.config import DEMO_BUNDLE
-from humanorai.engine import Engine
+from humanorai.scoring.engine import Engine
+from humanorai.settings import DEMO_BUNDLE
 from tests.conftest import run_cli
 from tests.server.conftest import start_server, stop_server
 

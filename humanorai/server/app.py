@@ -1,8 +1,9 @@
-"""The HTTP service: translates HTTP to engine calls and back, nothing more (DESIGN §2, §8).
+"""The HTTP service: translates HTTP to engine calls and back, nothing more.
 
-The bundle loads in a background thread at start-up; until it is ready, ``/ready`` and the API answer 503
-with ``Retry-After`` rather than making the first caller wait. Every error is JSON
-``{"error": ..., "detail": ...}`` with a 4xx/5xx status — a stack trace never reaches a client.
+Routes live on a module-level router and reach the service's parts (engine loader, limits, metrics)
+through one dependency; errors become JSON ``{"error": ..., "detail": ...}`` by exception handlers keyed by
+class — a stack trace never reaches a client. The bundle loads in a background thread at start-up; until
+it is ready, ``/ready`` and the API answer 503 with ``Retry-After`` rather than making the first caller wait.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
@@ -27,11 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from humanorai.batching import Overloaded
-from humanorai.config import Settings
-from humanorai.engine import Engine, Prediction
 from humanorai.errors import InputError
-from humanorai.members.context import TransformerRuntime
+from humanorai.scoring.batching import Overloaded
+from humanorai.scoring.engine import Engine, Prediction
 from humanorai.server.metrics import ServiceMetrics
 from humanorai.server.schemas import (
     BatchPredictRequest,
@@ -40,12 +40,11 @@ from humanorai.server.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from humanorai.settings import ServiceSettings, TransformerSettings
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-#: Below this many words a verdict is flagged as unreliable (the web page asks for at least this many).
-MIN_RELIABLE_WORDS = 50
 RETRY_AFTER_LOADING_S = 5
 RETRY_AFTER_BUSY_S = 1
 #: How often a request waiting for its micro-batch checks that its client is still connected.
@@ -53,6 +52,8 @@ DISCONNECT_POLL_S = 0.1
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 413, 422, 429, 503)
 }
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 class ApiError(Exception):
@@ -69,11 +70,11 @@ class ApiError(Exception):
 class EngineLoader:
     """Loads the engine in a background thread and tells, at any moment, whether it is ready."""
 
-    def __init__(self, bundle: Path, settings: Settings, runtime: TransformerRuntime,
+    def __init__(self, bundle: Path, settings: ServiceSettings, transformers: TransformerSettings,
                  metrics: ServiceMetrics) -> None:
         self._bundle = bundle
         self._settings = settings
-        self._runtime = runtime
+        self._transformers = transformers
         self._metrics = metrics
         self.engine: Engine | None = None
         self.error: str | None = None
@@ -86,7 +87,7 @@ class EngineLoader:
     def _load(self) -> None:
         started = time.perf_counter()
         try:
-            engine = Engine.load(self._bundle, self._runtime, self._settings.engine, self._metrics)
+            engine = Engine.load(self._bundle, self._transformers, self._settings.engine, self._metrics)
         except Exception as error:  # reported by /ready; the process stays up to say so
             logger.error("could not load the bundle %s: %s", self._bundle, error)
             self.error = str(error)
@@ -128,11 +129,114 @@ class Admission:
             self._in_flight -= 1
 
 
-def create_app(bundle: Path, settings: Settings | None = None, runtime: TransformerRuntime | None = None) -> FastAPI:
-    settings = settings or Settings()
+@dataclass(frozen=True)
+class Service:
+    """The parts of one app that its routes use, kept on ``app.state.service``."""
+
+    settings: ServiceSettings
+    loader: EngineLoader
+    admission: Admission
+    metrics: ServiceMetrics
+
+    def check_text(self, text: str, label: str) -> None:
+        if not text.strip():
+            raise ApiError(422, f"{label} is empty or only whitespace")
+        if len(text) > self.settings.max_text_chars:
+            raise ApiError(413, f"{label} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
+
+    async def score(self, request: Request, texts: list[str], method: str | None) -> list[Prediction]:
+        engine = self.loader.ready_engine()
+        with self.admission:
+            if engine.batching:
+                return await _unless_disconnected(request, engine.submit(texts, method), self.metrics)
+            return await run_in_threadpool(engine.predict, texts, method)
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    expected = service(request).settings.api_key
+    if expected is None:
+        return
+    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+        raise ApiError(401, "missing or wrong API key: send it in the X-API-Key header")
+
+
+ServiceDependency = Annotated[Service, Depends(service)]
+api = APIRouter(dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
+public = APIRouter()
+
+
+@api.post("/predict", response_model=PredictResponse)
+async def predict(body: PredictRequest, request: Request, parts: ServiceDependency) -> PredictResponse:
+    """Classify one text: each model's verdict and the ensemble's (the bundle's method unless asked otherwise)."""
+    parts.check_text(body.text, "text")
+    (prediction,) = await parts.score(request, [body.text], body.ensemble)
+    return PredictResponse.of(prediction, body.text)
+
+
+@api.post("/predict/batch", response_model=BatchPredictResponse)
+async def predict_batch(body: BatchPredictRequest, request: Request, parts: ServiceDependency) -> BatchPredictResponse:
+    """Classify several texts in one call; results come back in the same order."""
+    if not body.texts:
+        raise ApiError(422, "texts is empty: send at least one text")
+    limit = parts.settings.max_texts_per_request
+    if len(body.texts) > limit:
+        raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {limit}")
+    for position, text in enumerate(body.texts):
+        parts.check_text(text, f"texts[{position}]")
+    predictions = await parts.score(request, body.texts, body.ensemble)
+    return BatchPredictResponse(results=[PredictResponse.of(prediction, text)
+                                         for prediction, text in zip(predictions, body.texts, strict=True)])
+
+
+@api.get("/models")
+async def models(parts: ServiceDependency) -> dict[str, Any]:
+    """The bundle's manifest: members, files, thresholds and test metrics."""
+    return parts.loader.ready_engine().manifest.to_dict()
+
+
+@public.get("/health")
+async def health() -> dict[str, str]:
+    """The process is up (models may still be loading: see /ready)."""
+    return {"status": "ok"}
+
+
+@public.get("/ready", responses={503: {"model": ErrorResponse}})
+async def ready(parts: ServiceDependency) -> JSONResponse:
+    """200 once the models are loaded, with how each runs; 503 while loading or if loading failed."""
+    loader = parts.loader
+    engine = loader.engine
+    if engine is None:
+        status = "failed" if loader.error else "loading"
+        headers = {} if loader.error else {"Retry-After": str(RETRY_AFTER_LOADING_S)}
+        return JSONResponse({"ready": False, "status": status, "error": loader.error}, 503, headers=headers)
+    return JSONResponse({
+        "ready": True, "status": "degraded" if engine.unavailable else "ok",
+        "bundle": engine.manifest.bundle_id, "members": engine.describe_members(),
+        "unavailable": engine.unavailable, "load_seconds": round(loader.load_seconds or 0.0, 2),
+        "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods)},
+    })
+
+
+@public.get("/metrics", include_in_schema=False)
+async def prometheus(parts: ServiceDependency) -> Response:
+    return Response(parts.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@public.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+
+def create_app(bundle: Path, settings: ServiceSettings | None = None,
+               transformers: TransformerSettings | None = None) -> FastAPI:
+    """The service for ``bundle``: routes, error handlers, metrics, and the engine loading in the background."""
+    settings = settings or ServiceSettings()
     metrics = ServiceMetrics()
-    loader = EngineLoader(bundle, settings, runtime or TransformerRuntime(), metrics)
-    admission = Admission(settings.max_concurrent_requests)
+    loader = EngineLoader(bundle, settings, transformers or TransformerSettings(), metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -142,92 +246,15 @@ def create_app(bundle: Path, settings: Settings | None = None, runtime: Transfor
 
     app = FastAPI(title="humanorai", version="0.1.0", lifespan=lifespan, redoc_url=None,
                   description="Tells whether an English text was written by a HUMAN (1) or an AI (0).")
+    app.state.service = Service(settings, loader, Admission(settings.max_concurrent_requests), metrics)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
-    _install_error_handlers(app)
+    for error_class, handler in ERROR_HANDLERS.items():
+        app.add_exception_handler(error_class, handler)  # type: ignore[arg-type]
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-
-    def require_api_key(x_api_key: str | None = Header(default=None)) -> None:
-        if settings.api_key is None:
-            return
-        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), settings.api_key.encode()):
-            raise ApiError(401, "missing or wrong API key: send it in the X-API-Key header")
-
-    def check_text(text: str, label: str) -> None:
-        if not text.strip():
-            raise ApiError(422, f"{label} is empty or only whitespace")
-        if len(text) > settings.max_text_chars:
-            raise ApiError(413, f"{label} has {len(text)} characters; the limit is {settings.max_text_chars}")
-
-    async def score(request: Request, texts: list[str], method: str | None) -> list[Prediction]:
-        engine = loader.ready_engine()
-        with admission:
-            try:
-                if engine.batching:
-                    return await _unless_disconnected(request, engine.submit(texts, method), metrics)
-                return await run_in_threadpool(engine.predict, texts, method)
-            except Overloaded as error:
-                raise ApiError(429, str(error), retry_after=RETRY_AFTER_BUSY_S) from error
-            except InputError as error:
-                raise ApiError(422, str(error)) from error
-
-    @app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
-              dependencies=[Depends(require_api_key)])
-    async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
-        """Classify one text: each model's verdict and the ensemble's (majority vote unless asked otherwise)."""
-        check_text(body.text, "text")
-        (prediction,) = await score(request, [body.text], body.ensemble)
-        return _response(prediction, body.text)
-
-    @app.post("/predict/batch", response_model=BatchPredictResponse, responses=ERROR_RESPONSES,
-              dependencies=[Depends(require_api_key)])
-    async def predict_batch(body: BatchPredictRequest, request: Request) -> dict[str, Any]:
-        """Classify several texts in one call; results come back in the same order."""
-        if not body.texts:
-            raise ApiError(422, "texts is empty: send at least one text")
-        if len(body.texts) > settings.max_batch_texts:
-            raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {settings.max_batch_texts}")
-        for position, text in enumerate(body.texts):
-            check_text(text, f"texts[{position}]")
-        predictions = await score(request, body.texts, body.ensemble)
-        return {"results": [_response(p, text) for p, text in zip(predictions, body.texts, strict=True)]}
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """The process is up (models may still be loading: see /ready)."""
-        return {"status": "ok"}
-
-    @app.get("/ready", responses={503: {"model": ErrorResponse}})
-    async def ready() -> JSONResponse:
-        """200 once the models are loaded, with how each runs; 503 while loading or if loading failed."""
-        engine = loader.engine
-        if engine is None:
-            status = "failed" if loader.error else "loading"
-            headers = {} if loader.error else {"Retry-After": str(RETRY_AFTER_LOADING_S)}
-            return JSONResponse({"ready": False, "status": status, "error": loader.error}, 503, headers=headers)
-        return JSONResponse({
-            "ready": True, "status": "degraded" if engine.unavailable else "ok",
-            "bundle": engine.manifest.bundle_id, "members": engine.describe_members(),
-            "unavailable": engine.unavailable, "load_seconds": round(loader.load_seconds or 0.0, 2),
-            "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods)},
-        })
-
-    @app.get("/models", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
-    async def models() -> dict[str, Any]:
-        """The bundle's manifest: members, files, thresholds and test metrics."""
-        return loader.ready_engine().manifest.to_dict()
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
-
+    app.include_router(api)
+    app.include_router(public)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
@@ -246,34 +273,41 @@ async def _unless_disconnected(request: Request, queued: Future[list[Prediction]
             raise ApiError(499, "the client closed the connection before its answer was ready")
 
 
-def _response(prediction: Prediction, text: str) -> dict[str, Any]:
-    words = len(text.split())
-    return {**prediction.to_dict(), "word_count": words, "low_reliability": words < MIN_RELIABLE_WORDS}
-
-
 def _error(status: int, message: str, detail: object = None, retry_after: int | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return _error(error.status, error.message, error.detail, error.retry_after)
+async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+    return _error(error.status, error.message, error.detail, error.retry_after)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [_describe_problem(problem) for problem in error.errors()]
-        return _error(422, "; ".join(problems), detail=problems)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail))
+async def _overloaded(_: Request, error: Overloaded) -> JSONResponse:
+    return _error(429, str(error), retry_after=RETRY_AFTER_BUSY_S)
 
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error while serving a request")
-        return _error(500, "internal error; the server log has the details")
+
+async def _input_error(_: Request, error: InputError) -> JSONResponse:
+    return _error(422, str(error))
+
+
+async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    problems = [_describe_problem(problem) for problem in error.errors()]
+    return _error(422, "; ".join(problems), detail=problems)
+
+
+async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    return _error(error.status_code, str(error.detail))
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    logger.exception("unexpected error while serving a request", exc_info=error)
+    return _error(500, "internal error; the server log has the details")
+
+
+#: Exception class → its JSON answer.
+ERROR_HANDLERS = {ApiError: _api_error, Overloaded: _overloaded, InputError: _input_error,
+                  RequestValidationError: _invalid_request, StarletteHTTPException: _http_error,
+                  Exception: _unexpected}
 
 
 def _describe_problem(problem: dict[str, Any]) -> str:

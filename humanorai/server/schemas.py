@@ -1,12 +1,21 @@
-"""Request and response bodies of the HTTP API (DESIGN §2), as pydantic models for validation and /docs."""
+"""Request and response bodies of the HTTP API, as pydantic models for validation and /docs.
+
+This is the one wire shape: the engine's :class:`Prediction` converts to it once
+(:meth:`PredictResponse.of`), for the API and for ``humanorai predict --json`` alike. The response keeps
+the original app's fields (``individual_results``, ``ensemble``) and adds timings, windows and flags.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field, StrictStr
 
-EnsembleMethod = Literal["majority", "soft", "stacked"]
+from humanorai.labels import label_name
+from humanorai.scoring.engine import Prediction
+from humanorai.scoring.ensemble import Verdict, Vote, confidence_percent
+from humanorai.settings import EnsembleMethod
+
+#: Below this many words a verdict is flagged as unreliable (the web page asks for at least this many).
+MIN_RELIABLE_WORDS = 50
 ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or stacked; default: the bundle's."
 
 
@@ -27,6 +36,12 @@ class MemberResult(BaseModel):
     p_human: float
     threshold: float
 
+    @classmethod
+    def of(cls, vote: Vote) -> MemberResult:
+        return cls(prediction=vote.prediction, label=label_name(vote.prediction),
+                   confidence=confidence_percent(vote.prediction, vote.p_human), p_human=round(vote.p_human, 6),
+                   threshold=vote.threshold)
+
 
 class EnsembleResult(BaseModel):
     prediction: int
@@ -36,6 +51,12 @@ class EnsembleResult(BaseModel):
     vote_count: int = Field(description="How many models say HUMAN.")
     total_models: int
     method: str
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> EnsembleResult:
+        return cls(prediction=verdict.prediction, label=verdict.label, confidence=verdict.confidence,
+                   p_human=round(verdict.p_human, 6), vote_count=verdict.vote_count,
+                   total_models=verdict.total_models, method=verdict.method)
 
 
 class PredictResponse(BaseModel):
@@ -48,6 +69,19 @@ class PredictResponse(BaseModel):
     unavailable_models: list[str]
     word_count: int
     low_reliability: bool = Field(description="True under 50 words: verdicts on short texts are unreliable.")
+
+    @classmethod
+    def of(cls, prediction: Prediction, text: str) -> PredictResponse:
+        """The answer for ``text`` (whose words are counted for the reliability flag)."""
+        words = len(text.split())
+        return cls(
+            individual_results={vote.member: MemberResult.of(vote) for vote in prediction.votes},
+            ensemble=EnsembleResult.of(prediction.verdict),
+            timings_ms={name: round(value, 3) for name, value in prediction.timings_ms.items()},
+            windows=dict(prediction.windows), cached=prediction.cached, bundle=prediction.bundle_id,
+            unavailable_models=list(prediction.unavailable), word_count=words,
+            low_reliability=words < MIN_RELIABLE_WORDS,
+        )
 
 
 class BatchPredictResponse(BaseModel):

@@ -2,7 +2,7 @@
 
 Both are logistic regressions on the validation split — data the members did not train on (they only
 early-stopped on it, which makes validation scores slightly optimistic; the test split reports the truth).
-Their coefficients go into the manifest as plain numbers and are applied by :mod:`humanorai.ensemble`.
+Their coefficients go into the manifest as plain numbers and are applied by :mod:`humanorai.scoring.ensemble`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from humanorai.ensemble import Calibration, Stacker, logit
 from humanorai.errors import TrainingError
+from humanorai.scoring.ensemble import Calibration, Stacker, logit
 
 #: Platt scaling has two parameters and thousands of texts: effectively unregularised.
 CALIBRATION_C = 1e4

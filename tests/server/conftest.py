@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from humanorai.server.process import ServerProcess
-from humanorai.server.process import start_server as start_process
+from benchmarks.server_process import ServerProcess
+from benchmarks.server_process import start_server as start_process
 
 #: Limits small enough to test without huge payloads.
 TEST_LIMITS = {"HUMANORAI_MAX_TEXT_CHARS": "20000", "HUMANORAI_MAX_BATCH_TEXTS": "4"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from humanorai.members.transformer import fast_bf16, fast_int8
+from humanorai.members.transformer.backends import fast_bf16, fast_int8
 from tests.server.conftest import LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 

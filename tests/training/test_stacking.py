@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from humanorai.ensemble import sigmoid
 from humanorai.errors import TrainingError
+from humanorai.scoring.ensemble import sigmoid
 from humanorai.training.stacking import fit_calibration, fit_stacker
 
 

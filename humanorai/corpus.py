@@ -1,0 +1,175 @@
+"""Load, clean and split a labelled corpus.
+
+Input is CSV or JSONL with a text column and a label column (names configurable). Labels are 1/0 or
+HUMAN/AI in any case; anything else is an error that names the row. Empty and duplicate texts are dropped
+and counted. The split is stratified by label, seeded, and optionally grouped (``group_by``) so that
+paired texts — an AI rewrite and the human passage it rewrote — cannot sit on both sides of a split.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from humanorai.errors import DataError
+from humanorai.labels import parse_label
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Clean texts with labels (1 = HUMAN, 0 = AI) and optional group keys."""
+
+    texts: list[str]
+    labels: np.ndarray
+    groups: np.ndarray | None = None
+    dropped_empty: int = 0
+    dropped_duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: np.ndarray) -> Corpus:
+        return Corpus(
+            texts=[self.texts[i] for i in indices],
+            labels=self.labels[indices],
+            groups=None if self.groups is None else self.groups[indices],
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Corpus
+    valid: Corpus
+    test: Corpus
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV or JSONL file (by extension); also return where each row sits, for error messages."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            return frame, [f"row {index + 2}" for index in range(len(frame))]
+        if suffix in (".jsonl", ".ndjson"):
+            rows, places = [], []
+            with path.open(encoding="utf-8") as stream:
+                for number, line in enumerate(stream, start=1):
+                    if line.strip():
+                        try:
+                            rows.append(json.loads(line))
+                            places.append(f"line {number}")
+                        except json.JSONDecodeError as error:
+                            raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+            return pd.DataFrame(rows), places
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot be parsed ({error})") from error
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
+
+
+def load_corpus(path: Path, text_column: str = "text", label_column: str = "label",
+                group_column: str | None = None, group_pattern: str | None = None) -> Corpus:
+    """Read ``path`` and return its clean rows.
+
+    ``group_pattern`` is a regular expression applied to the group column; its first capture group
+    (or the whole match) is the group key, e.g. ``^l2r/([^/]+)/`` takes the domain from ``source``.
+    """
+    frame, places = read_table(path)
+    for column in (text_column, label_column, group_column):
+        if column is not None and column not in frame.columns:
+            raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
+    labels = []
+    for position, value in enumerate(frame[label_column].tolist()):
+        try:
+            labels.append(parse_label(value))
+        except ValueError as error:
+            raise DataError(f"{path}, {places[position]}: {error}") from error
+    texts = ["" if value is None else str(value) for value in frame[text_column].tolist()]
+    groups = None
+    if group_column is not None:
+        groups = np.array([_group_key(str(value), group_pattern) for value in frame[group_column].tolist()])
+    return _clean(texts, np.array(labels, dtype=np.int64), groups)
+
+
+def _group_key(value: str, pattern: str | None) -> str:
+    if pattern is None:
+        return value
+    match = re.search(pattern, value)
+    if match is None:
+        raise DataError(f"group value {value!r} does not match the group pattern {pattern!r}")
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def _clean(texts: list[str], labels: np.ndarray, groups: np.ndarray | None) -> Corpus:
+    """Drop empty texts and repeated texts (the first occurrence is kept)."""
+    keep: list[int] = []
+    seen: set[str] = set()
+    empty = duplicates = 0
+    for index, text in enumerate(texts):
+        key = text.strip()
+        if not key:
+            empty += 1
+        elif key in seen:
+            duplicates += 1
+        else:
+            seen.add(key)
+            keep.append(index)
+    kept = np.array(keep, dtype=np.int64)
+    return Corpus(
+        texts=[texts[i] for i in kept],
+        labels=labels[kept],
+        groups=None if groups is None else groups[kept],
+        dropped_empty=empty,
+        dropped_duplicates=duplicates,
+    )
+
+
+def split_corpus(corpus: Corpus, valid_fraction: float = 0.15, test_fraction: float = 0.15,
+                 seed: int = 42) -> Split:
+    """Stratified train/valid/test split, grouped when the corpus has groups."""
+    if len(set(corpus.labels.tolist())) < 2:
+        raise DataError("the data has only one label; training needs both HUMAN and AI texts")
+    indices = np.arange(len(corpus))
+    rest, test = _split_off(corpus, indices, test_fraction, seed)
+    train, valid = _split_off(corpus, rest, valid_fraction / (1.0 - test_fraction), seed + 1)
+    parts = {"train": train, "valid": valid, "test": test}
+    summary: dict[str, object] = {
+        "seed": seed,
+        "grouped": corpus.groups is not None,
+        **{name: _describe(corpus, part) for name, part in parts.items()},
+    }
+    return Split(train=corpus.subset(train), valid=corpus.subset(valid), test=corpus.subset(test),
+                 summary=summary)
+
+
+def _split_off(corpus: Corpus, indices: np.ndarray, fraction: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    labels = corpus.labels[indices]
+    if corpus.groups is None:
+        kept, taken = train_test_split(indices, test_size=fraction, stratify=labels, random_state=seed)
+        return np.sort(kept), np.sort(taken)
+    groups = corpus.groups[indices]
+    n_groups = len(set(groups.tolist()))
+    n_splits = max(2, min(n_groups, round(1.0 / fraction)))
+    if n_groups < 3:
+        raise DataError(f"only {n_groups} groups: a grouped train/valid/test split needs at least 3")
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    kept, taken = next(folds.split(indices, labels, groups))
+    return indices[kept], indices[taken]
+
+
+def _describe(corpus: Corpus, indices: np.ndarray) -> dict[str, object]:
+    labels = corpus.labels[indices]
+    description: dict[str, object] = {"rows": int(len(indices)), "human": int(labels.sum()),
+                                      "ai": int(len(labels) - labels.sum())}
+    if corpus.groups is not None:
+        description["groups"] = sorted(set(corpus.groups[indices].tolist()))
+    return description

@@ -1,0 +1,208 @@
+"""Where a transformer's logits are computed: ONNX Runtime or OpenVINO on the CPU, PyTorch on CUDA (FP16)
+or the CPU (FP32), and the rule that picks one for this machine and bundle folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from humanorai.errors import SettingsError
+from humanorai.settings import Backend, Device, Precision
+
+logger = logging.getLogger(__name__)
+
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"
+#: The PyTorch weights (HF format); like the FP32 ONNX, absent from a ``--serving-only`` bundle.
+WEIGHTS = "model.safetensors"
+
+
+class LogitsBackend(Protocol):
+    """Runs the classifier on token ids: ``(batch, seq)`` int64 arrays in, ``(batch, 2)`` logits out."""
+
+    description: str
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.description = f"onnx {'int8' if path.name == ONNX_INT8 else 'fp32'}"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        outputs = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(outputs[0], dtype=np.float64)
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU, reading the same fused FP32 ONNX (it implements ORT's contrib ops).
+
+    BF16 (``INFERENCE_PRECISION_HINT``) pays off on CPUs with AMX or AVX-512 BF16; elsewhere FP32.
+    """
+
+    def __init__(self, path: Path, precision: str, threads: int) -> None:
+        import openvino
+
+        core = openvino.Core()
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        self._compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        self._output = self._compiled.output(0)
+        self._requests = threading.local()  # an infer request serves one call at a time
+        self.description = f"openvino {precision}"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        outputs = request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(outputs[self._output], dtype=np.float64)
+
+
+class TorchBackend:
+    """PyTorch inference; on CUDA out-of-memory it frees the cache and moves to the CPU for good."""
+
+    def __init__(self, folder: Path, device: str, precision: str, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self._torch = torch
+        self._threads = threads
+        self._folder = folder
+        if device == "cpu":
+            torch.set_num_threads(threads)
+        dtype = torch.float16 if precision == "fp16" else torch.float32
+        model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
+        self._model = model.to(device).eval()
+        self._device = device
+        self.description = f"torch {precision} on {device}"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        try:
+            return self._forward(input_ids, attention_mask)
+        except self._torch.cuda.OutOfMemoryError:
+            if self.description == "torch fp32 on cpu":
+                raise
+            self._fall_back_to_cpu()
+            return self._forward(input_ids, attention_mask)
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            output = self._model(input_ids=torch.from_numpy(input_ids).to(self._device),
+                                 attention_mask=torch.from_numpy(attention_mask).to(self._device)).logits
+        return output.float().cpu().numpy().astype(np.float64)
+
+    def _fall_back_to_cpu(self) -> None:
+        torch = self._torch
+        from transformers import AutoModelForSequenceClassification
+
+        logger.warning("%s ran out of GPU memory; continuing on the CPU in fp32", self.description)
+        self._model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        torch.set_num_threads(self._threads)
+        self._model = AutoModelForSequenceClassification.from_pretrained(self._folder, dtype=torch.float32).eval()
+        self._device = "cpu"
+        self.description = "torch fp32 on cpu"
+
+
+#: CPU features with integer dot-product instructions, which make INT8 matrix products faster than FP32.
+INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+#: CPU features with native BF16 matrix instructions (OpenVINO BF16 beat ORT INT8 there, issue 3).
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def cpu_flags() -> frozenset[str]:
+    """Feature flags of the first CPU in /proc/cpuinfo (empty where there is no such file)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in cpuinfo.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def fast_int8() -> bool:
+    """INT8 pays off only with integer dot-product instructions: on a 2-core AVX2-only EPYC, ORT INT8 and
+    FP32 ran at the same speed (docs/benchmarks.md), so there FP32 — closer to the reference — is chosen."""
+    return bool(cpu_flags() & INT8_DOT_PRODUCT_FLAGS)
+
+
+def fast_bf16() -> bool:
+    return bool(cpu_flags() & BF16_FLAGS)
+
+
+def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
+                 device: Device | str = "auto", threads: int | None = None) -> LogitsBackend:
+    """Pick the backend from what this machine has: PyTorch FP16 on CUDA; on a CPU with BF16 matrix
+    instructions OpenVINO BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32.
+
+    ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 ONNX, so it
+    runs on ONNX Runtime INT8 everywhere; asking explicitly for a missing file is an error that says so.
+    """
+    threads = threads or max(1, (os.cpu_count() or 1))
+    has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
+    has_onnx = has_fp32 or (folder / ONNX_INT8).is_file()
+    if device == "auto":
+        device = "cuda" if backend in ("auto", "torch") and has_weights and _cuda_available() else "cpu"
+    if backend == "auto":
+        # A plain HF folder (not exported yet) still runs, in PyTorch.
+        backend = "torch" if device == "cuda" or not has_onnx else "openvino" if fast_bf16() and has_fp32 else "onnx"
+    if backend == "openvino":
+        chosen = _cpu_precision("openvino", device, precision, "bf16", fast_bf16())
+        return OpenVinoBackend(_bundle_file(folder, ONNX_FP32), chosen, threads)
+    if backend == "onnx":
+        chosen = _cpu_precision("onnx", device, precision, "int8", fast_int8() or not has_fp32)
+        return OnnxBackend(_bundle_file(folder, ONNX_FP32 if chosen == "fp32" else ONNX_INT8), threads)
+    if precision == "auto":
+        precision = "fp16" if device == "cuda" else "fp32"
+    if precision not in ("fp16", "fp32"):
+        raise SettingsError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
+    _bundle_file(folder, WEIGHTS)
+    return TorchBackend(folder, device, precision, threads)
+
+
+def _bundle_file(folder: Path, name: str) -> Path:
+    """``folder / name``, or an error naming what is missing and what still works."""
+    path = folder / name
+    if not path.is_file():
+        held = [file for file in (ONNX_INT8, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
+        hint = (f" (a --serving-only bundle keeps only {ONNX_INT8}; use --backend onnx --precision int8)"
+                if held == [ONNX_INT8] else "")
+        raise SettingsError(f"{folder.name}/{name} is not in this bundle; it has "
+                            f"{', '.join(held) or 'no model file'}{hint}")
+    return path
+
+
+def _cpu_precision(backend: str, device: str, precision: str, fast: str, fast_here: bool) -> str:
+    """Check a CPU backend's device and precision; ``auto`` means ``fast`` where this CPU gains from it."""
+    if device != "cpu":
+        raise SettingsError(f"the {backend} backend runs on the CPU; use --backend torch for CUDA")
+    if precision not in ("auto", fast, "fp32"):
+        raise SettingsError(f"the {backend} backend has {fast} and fp32, not {precision}")
+    if precision == "auto":
+        return fast if fast_here else "fp32"
+    return precision
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

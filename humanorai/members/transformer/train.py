@@ -1,0 +1,56 @@
+"""Train the asked-for transformers into a bundle: fine-tune, save in HF format, export ONNX (FP32, INT8)."""
+
+from __future__ import annotations
+
+from humanorai.bundle import MemberEntry, checksums
+from humanorai.members.base import FamilyBuild, TrainingJob
+from humanorai.members.transformer.backends import ONNX_FP32, WEIGHTS
+from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset, load_base, save_hf
+from humanorai.members.transformer.export import export_onnx
+from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule
+from humanorai.progress import stage
+from humanorai.settings import TrainSettings
+from humanorai.text import RAW, normalize
+
+
+def train_transformer_family(job: TrainingJob, kind: str) -> FamilyBuild:
+    settings = job.settings.transformers
+    entries = [_train_one(member, job, kind) for member in job.members]
+    return FamilyBuild(entries=entries, training={"transformers": {"preset": settings.preset,
+                                                                   **vars(settings.fine_tune)}})
+
+
+def _base(member: str, settings: TrainSettings) -> str | None:
+    return settings.transformers.bert_base if member == "BERT" else settings.transformers.roberta_base
+
+
+def _train_one(member: str, job: TrainingJob, kind: str) -> MemberEntry:
+    """Fine-tune one transformer, save it in HF format and export its ONNX files."""
+    split, staging = job.split, job.staging
+    options = job.settings.transformers
+    settings = options.fine_tune
+    base = _base(member, job.settings)
+    folder = staging / member.lower()
+    with stage(f"Training {member} ({base or 'preset ' + options.preset})"):
+        train_texts = [normalize(text, RAW) for text in split.train.texts]
+        if base is None:
+            preset = PRESETS[options.preset]
+            model, tokenizer = build_from_preset(member, preset, train_texts, settings.max_length)
+        else:
+            preset = None
+            model, tokenizer = load_base(base)
+            tokenizer.model_max_length = min(tokenizer.model_max_length, settings.max_length)
+        metrics = fine_tune(model, tokenizer, RAW, (split.train.texts, split.train.labels),
+                            (split.valid.texts, split.valid.labels), settings, *learning_schedule(settings, preset))
+        files = save_hf(model, tokenizer, folder)
+    with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
+        files += export_onnx(folder)
+    if job.settings.serving_only:
+        for name in (WEIGHTS, ONNX_FP32):
+            (folder / name).unlink()
+        files = [path for path in files if path.is_file()]
+    return MemberEntry(
+        name=member, kind=kind, files=checksums(staging, files), threshold=0.5, metrics=metrics,
+        options={"folder": member.lower(), "max_length": settings.max_length, "normalization": RAW.to_dict(),
+                 "base": base or f"preset:{options.preset}"},
+    )

@@ -1,0 +1,250 @@
+"""Every choice and every setting, declared once: the Literals of each option, the serving, engine and
+training settings, and the ``HUMANORAI_*`` environment variables, validated once when read.
+
+This module imports nothing from humanorai, so anything (the CLI's ``--help`` included) can read it
+without loading a model library. Invalid values raise ``ValueError`` with the option's name.
+
+| variable | default | meaning |
+|---|---|---|
+| HUMANORAI_BUNDLE | models/demo | bundle folder used when a command is given none (default: the built-in demo) |
+| HUMANORAI_API_KEY | (none) | when set, API routes need the header ``X-API-Key: <key>`` |
+| HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
+| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
+| HUMANORAI_MAX_BATCH_TEXTS | 64 | most texts in one ``/predict/batch`` call (more: HTTP 413) |
+| HUMANORAI_MAX_CONCURRENT_REQUESTS | 64 | requests scored at once; more get HTTP 429 |
+| HUMANORAI_CACHE_SIZE | 2048 | texts whose member votes are kept for repeats (0 disables) |
+| HUMANORAI_BATCHING | 1 | merge concurrent requests into micro-batches (0 disables) |
+| HUMANORAI_BATCH_WAIT_MS | 10 | longest wait for a micro-batch to fill |
+| HUMANORAI_MAX_BATCH_TEXTS_PER_RUN | 32 | most texts in one micro-batch |
+| HUMANORAI_MAX_BATCH_TOKENS | 16384 | most estimated tokens in one micro-batch |
+| HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+ENV_PREFIX = "HUMANORAI_"
+#: The demo bundle that ships in the repository (trained on the shared corpus; see its manifest's command),
+#: so ``humanorai serve`` works on a fresh clone without training anything.
+DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "demo"
+
+Backend = Literal["auto", "onnx", "openvino", "torch"]
+Precision = Literal["auto", "int8", "fp32", "fp16", "bf16"]
+Device = Literal["auto", "cpu", "cuda"]
+#: How a long text's windows make one score (see ``members.transformer.member.AGGREGATIONS``).
+WindowAggregation = Literal["mean", "median", "min", "max"]
+#: How the members' votes make the verdict (see ``scoring.ensemble``).
+EnsembleMethod = Literal["majority", "soft", "stacked"]
+#: A bundle's default method as ``train`` takes it: a method, or the best one on the test split.
+EnsembleChoice = Literal["majority", "soft", "stacked", "best"]
+#: Size of a transformer trained from scratch (see ``members.transformer.checkpoints.PRESETS``).
+PresetName = Literal["tiny", "small"]
+
+
+def choice(value: str, allowed: Any, option: str) -> Any:
+    """``value`` if it is one of the Literal ``allowed`` (or an iterable of strings), else a ValueError
+    naming ``option`` and the choices."""
+    options = get_args(allowed) or tuple(allowed)
+    if value not in options:
+        raise ValueError(f"{option} must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class TransformerSettings:
+    """How transformer members run on this machine (chosen at serve time, not stored in the bundle)."""
+
+    backend: Backend = "auto"
+    precision: Precision = "auto"
+    device: Device = "auto"
+    #: Threads per inference call; ``None``: the engine shares the cores between members that run at once.
+    threads: int | None = None
+    #: Window length in tokens; ``None`` uses the length the member was trained with.
+    max_length: int | None = None
+    #: Tokens shared by neighbouring windows of a long text; ``None``: a quarter of the window.
+    stride: int | None = None
+    window_aggregation: WindowAggregation = "mean"
+
+    def __post_init__(self) -> None:
+        choice(self.backend, Backend, "--backend")
+        choice(self.precision, Precision, "--precision")
+        choice(self.device, Device, "--device")
+        choice(self.window_aggregation, WindowAggregation, "--window-aggregation")
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """The micro-batcher's limits, passed in once (see ``scoring.batching``)."""
+
+    #: Longest time the first request of a batch waits for others to join, in milliseconds.
+    max_wait_ms: float = 10.0
+    #: Most texts in one micro-batch.
+    max_batch_texts: int = 32
+    #: Most estimated tokens (characters / 4) in one batch; a single larger request still runs alone.
+    max_batch_tokens: int = 16384
+    #: Most texts waiting in the queue; more are refused as overloaded.
+    max_queued_texts: int = 256
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    #: Texts whose member votes are kept for repeats (0 disables the cache).
+    cache_size: int = 2048
+    #: Merge concurrent callers into micro-batches (``None`` scores every call on its own).
+    batching: BatchLimits | None = None
+    #: Run member groups (the H2O trio, each transformer) at the same time.
+    parallel_members: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What the HTTP service reads from the environment (see the table above)."""
+
+    bundle: Path | None = None
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_text_chars: int = 100_000
+    #: Most texts in one ``/predict/batch`` call (a micro-batch's limit is ``BatchLimits.max_batch_texts``).
+    max_texts_per_request: int = 64
+    max_concurrent_requests: int = 64
+    engine: EngineSettings = field(default_factory=lambda: EngineSettings(batching=BatchLimits()))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServiceSettings:
+        def value(name: str) -> str | None:
+            return environ.get(f"{ENV_PREFIX}{name}") or None
+
+        def number(name: str, default: float) -> float:
+            raw = value(name)
+            try:
+                return default if raw is None else float(raw)
+            except ValueError as error:
+                raise ValueError(f"{ENV_PREFIX}{name}={raw!r} is not a number") from error
+
+        defaults = cls()
+        limits = BatchLimits(
+            max_wait_ms=number("BATCH_WAIT_MS", BatchLimits.max_wait_ms),
+            max_batch_texts=int(number("MAX_BATCH_TEXTS_PER_RUN", BatchLimits.max_batch_texts)),
+            max_batch_tokens=int(number("MAX_BATCH_TOKENS", BatchLimits.max_batch_tokens)),
+            max_queued_texts=int(number("MAX_QUEUED_TEXTS", BatchLimits.max_queued_texts)),
+        )
+        bundle = value("BUNDLE")
+        origins = value("CORS_ORIGINS")
+        return cls(
+            bundle=Path(bundle) if bundle else None,
+            api_key=value("API_KEY"),
+            cors_origins=tuple(origin.strip() for origin in origins.split(",") if origin.strip()) if origins else (),
+            max_text_chars=int(number("MAX_TEXT_CHARS", defaults.max_text_chars)),
+            max_texts_per_request=int(number("MAX_BATCH_TEXTS", defaults.max_texts_per_request)),
+            max_concurrent_requests=int(number("MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests)),
+            engine=EngineSettings(
+                cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
+                batching=limits if number("BATCHING", 1) else None,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class TfidfSettings:
+    """The TF-IDF features of the H2O members."""
+
+    max_features: int = 5000
+    #: Longest word n-gram (1 = unigrams).
+    max_ngram: int = 2
+    #: Fewest training texts a term must occur in.
+    min_df: int = 2
+
+
+@dataclass(frozen=True)
+class H2OSettings:
+    """Training knobs of the three H2O members; early stopping watches the validation frame."""
+
+    ntrees: int = 300
+    max_depth_gbm: int = 6
+    learn_rate: float = 0.1
+    stopping_rounds: int = 5
+    stopping_tolerance: float = 1e-3
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    epochs: int = 3
+    batch_size: int = 16
+    gradient_accumulation: int = 1
+    #: ``None``: the preset's rate from scratch, the pretrained rate for a base checkpoint.
+    learning_rate: float | None = None
+    max_length: int = 512
+    patience: int = 1
+    seed: int = 42
+    #: Share of the optimizer steps spent raising the rate linearly from 0 before it decays linearly to 0;
+    #: ``None``: the preset's from scratch, none for a base checkpoint.
+    warmup_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.warmup_fraction is not None and not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"--warmup must be at least 0 and below 1, not {self.warmup_fraction}")
+
+
+@dataclass(frozen=True)
+class TransformerTrainSettings:
+    """Where the transformers start from and how they are fine-tuned."""
+
+    preset: PresetName = "small"
+    bert_base: str | None = None
+    roberta_base: str | None = None
+    fine_tune: FineTuneSettings = field(default_factory=FineTuneSettings)
+
+    def __post_init__(self) -> None:
+        choice(self.preset, PresetName, "--preset")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Which columns of a CSV/JSONL file hold what (shared by ``train`` and ``evaluate``)."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    #: Column whose values keep related texts in one split, or break a report down.
+    group_by: str | None = None
+    #: Regex applied to ``group_by``; its first group is the key, e.g. ``^l2r/([^/]+)/``.
+    group_pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything ``humanorai train`` was asked to do. Each member family reads its own part
+    (``tfidf`` and ``h2o``, ``transformers``); the pipeline reads the rest."""
+
+    data: Path
+    out: Path
+    #: Member names to train (as the registry names them); empty means every member of every family.
+    members: tuple[str, ...] = ()
+    columns: DataSettings = field(default_factory=DataSettings)
+    seed: int = 42
+    valid_fraction: float = 0.15
+    test_fraction: float = 0.15
+    tfidf: TfidfSettings = field(default_factory=TfidfSettings)
+    h2o: H2OSettings = field(default_factory=H2OSettings)
+    #: Use this running H2O cluster instead of starting one.
+    h2o_url: str | None = None
+    transformers: TransformerTrainSettings = field(default_factory=TransformerTrainSettings)
+    #: Fit a Platt calibration per member on the validation split (applied when serving).
+    calibrate: bool = False
+    ensemble: EnsembleChoice = "majority"
+    #: Keep only what serving needs (e.g. drop the transformers' safetensors and FP32 ONNX).
+    serving_only: bool = False
+    #: Where the training data comes from and its licence, recorded in the manifest.
+    data_credit: str | None = None
+    overwrite: bool = False
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        choice(self.ensemble, EnsembleChoice, "--ensemble")
+        if self.ensemble == "stacked" and len(self.members) == 1:
+            raise ValueError("the stacked ensemble needs at least two members")

@@ -1,0 +1,109 @@
+"""Parity: the in-process MOJO path must give H2O's own ``predict`` probabilities (within 1e-6).
+
+Trains real DRF, GBM and GLM on a live H2O cluster, exports their MOJOs and scores the same held-out
+texts both ways. The TF-IDF is fitted on more text than H2O trains on, so some of its columns are all zero
+in training and dropped by H2O: the MOJO reads fewer columns than the TF-IDF has, and the name mapping
+must still line every column up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humanorai.members.base import TextBatch
+from humanorai.members.h2o.cluster import h2o_cluster
+from humanorai.members.h2o.features import TfidfFeatures, TfidfParams
+from humanorai.members.h2o.member import TFIDF_SHARED_KEY, MojoError, MojoMember
+from humanorai.members.h2o.train import (
+    GENMODEL_JAR,
+    H2O_MEMBERS,
+    H2OSettings,
+    export_mojo,
+    predict_via_h2oframe,
+    train_member,
+    upload_frame,
+)
+from humanorai.text import TFIDF_DEFAULT
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+TOLERANCE = 1e-6
+ROWS = make_rows(420, seed=11)
+TRAIN, VALID, HELD_OUT = ROWS[:240], ROWS[240:300], ROWS[300:]
+EXTRA_VOCABULARY = ["Zebra quartz xylophone jubilant."] * 40  # frequent in the TF-IDF, absent from H2O data
+
+
+@pytest.fixture(scope="module")
+def parity_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    tfidf = TfidfFeatures.fit([row["text"] for row in TRAIN] + EXTRA_VOCABULARY,
+                              TfidfParams(normalization=TFIDF_DEFAULT, max_features=250, min_df=1))
+    names = tfidf.feature_names()
+    folder = tmp_path_factory.mktemp("mojos")
+    with h2o_cluster():
+        def frame(rows: list[dict[str, str]], labelled: bool = True) -> object:
+            labels = np.array([int(row["label"]) for row in rows]) if labelled else None
+            return upload_frame(tfidf.transform([row["text"] for row in rows]), names, labels)
+
+        train, valid, held_out = frame(TRAIN), frame(VALID), frame(HELD_OUT, labelled=False)
+        reference: dict[str, np.ndarray] = {}
+        for name in H2O_MEMBERS:
+            model = train_member(name, train, valid, names, H2OSettings(ntrees=15))
+            export_mojo(model, folder / f"{name}.zip", with_genmodel_jar=name == "DRF")
+            reference[name] = predict_via_h2oframe(model, held_out)
+        yield {"tfidf": tfidf, "folder": folder, "reference": reference}
+
+
+@pytest.mark.parametrize("name", H2O_MEMBERS)
+def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) -> None:
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
+    member = MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf)
+    p_human = member.predict_proba(TextBatch([row["text"] for row in HELD_OUT]))
+    expected = parity_setup["reference"][name]  # type: ignore[index]
+    assert len(p_human) == len(expected) >= 100
+    assert np.max(np.abs(p_human - expected)) <= TOLERANCE
+    assert np.std(p_human) > 0.05  # real, spread-out probabilities, not a constant
+    if name != "GLM":  # GLM keeps constant columns as zero-weight coefficients
+        assert len(member._columns) < tfidf.n_features
+    assert "zebra" in tfidf.terms
+
+
+def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> None:
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    member = MojoMember("GBM", folder / "GBM.zip", folder / GENMODEL_JAR, parity_setup["tfidf"])  # type: ignore[arg-type]
+    texts = [row["text"] for row in HELD_OUT[:20]]
+    together = member.predict_proba(TextBatch(texts))
+    alone = np.concatenate([member.predict_proba(TextBatch([text])) for text in texts])
+    assert np.array_equal(together, alone)
+
+
+def test_tfidf_is_computed_once_per_batch_and_shared(parity_setup: dict[str, object]) -> None:
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
+    members = [MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf) for name in H2O_MEMBERS]
+    calls = []
+    batch = TextBatch([row["text"] for row in HELD_OUT[:5]])
+    batch.shared(TFIDF_SHARED_KEY, lambda texts: calls.append(len(texts)) or tfidf.transform(texts))
+    for member in members:
+        member.predict_proba(batch)
+    assert calls == [5]
+
+
+def test_a_mojo_that_does_not_fit_the_tfidf_is_refused(parity_setup: dict[str, object]) -> None:
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    other = TfidfFeatures.fit(["just a few words here", "and a few more words"],
+                              TfidfParams(normalization=TFIDF_DEFAULT, max_features=5, min_df=1))
+    with pytest.raises(MojoError, match="reads columns the TF-IDF does not have"):
+        MojoMember("DRF", folder / "DRF.zip", folder / GENMODEL_JAR, other)
+
+
+def test_a_corrupt_mojo_is_refused(parity_setup: dict[str, object], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    with pytest.raises(MojoError, match="broken.zip: not a loadable MOJO"):
+        MojoMember("DRF", broken, folder / GENMODEL_JAR, parity_setup["tfidf"])  # type: ignore[arg-type]

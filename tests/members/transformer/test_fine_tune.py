@@ -1,0 +1,65 @@
+"""Fine-tuning: the learning-rate schedule and mixed precision (full training runs in the session bundle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from humanorai.members.transformer import fine_tune as fine_tune_module
+from humanorai.members.transformer.backends import fast_bf16
+from humanorai.members.transformer.checkpoints import PRESETS, PRETRAINED_LEARNING_RATE, build_from_preset
+from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule, mixed_precision, warmup_then_decay
+from humanorai.settings import FineTuneSettings
+from humanorai.text import RAW
+from tests.synthetic import make_rows
+
+
+def test_the_rate_rises_over_the_warmup_then_decays_to_zero() -> None:
+    factor = warmup_then_decay(steps=100, warmup_fraction=0.1)
+    rates = [factor(step) for step in range(100)]
+    assert rates[:10] == pytest.approx([(step + 1) / 10 for step in range(10)])
+    assert rates[10] == 1.0 and rates[55] == pytest.approx(0.5)
+    assert all(later < earlier for earlier, later in zip(rates[10:], rates[11:], strict=False))
+    assert factor(100) == 0.0
+
+
+def test_without_warmup_it_is_the_plain_linear_decay() -> None:
+    factor = warmup_then_decay(steps=50, warmup_fraction=0.0)
+    assert [factor(step) for step in (0, 25, 50)] == [1.0, 0.5, 0.0]
+
+
+def test_from_scratch_warms_up_and_a_pretrained_base_does_not_unless_asked() -> None:
+    small = PRESETS["small"]
+    assert learning_schedule(FineTuneSettings(), small) == (small.learning_rate, 0.1)
+    assert learning_schedule(FineTuneSettings(), None) == (PRETRAINED_LEARNING_RATE, 0.0)
+    assert learning_schedule(FineTuneSettings(learning_rate=1e-4, warmup_fraction=0.0), small) == (1e-4, 0.0)
+    assert learning_schedule(FineTuneSettings(warmup_fraction=0.2), None) == (PRETRAINED_LEARNING_RATE, 0.2)
+
+
+def test_a_warmup_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="--warmup"):
+        FineTuneSettings(warmup_fraction=1.0)
+
+
+def test_mixed_precision_only_where_the_hardware_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mixed_precision("cuda") == torch.float16
+    assert mixed_precision("cpu") == (torch.bfloat16 if fast_bf16() else None)
+    monkeypatch.setattr(fine_tune_module, "fast_bf16", lambda: True)
+    assert mixed_precision("cpu") == torch.bfloat16
+
+
+def test_bf16_autocast_trains_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BF16 path of an AMX machine, forced here (emulated, slow but correct) on a tiny model."""
+    monkeypatch.setattr(fine_tune_module, "fast_bf16", lambda: True)
+    rows = make_rows(48, seed=5)
+    texts = [row["text"] for row in rows]
+    labels = np.array([int(row["label"]) for row in rows])
+    model, tokenizer = build_from_preset("BERT", PRESETS["tiny"], texts, max_length=32)
+    settings = FineTuneSettings(epochs=1, batch_size=8, max_length=32)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    metrics = fine_tune(model, tokenizer, RAW, (texts[:40], labels[:40]), (texts[40:], labels[40:]), settings,
+                        2e-3, 0.1)
+    assert np.isfinite(metrics["valid_loss"])
+    assert all(value.dtype == torch.float32 for value in model.state_dict().values())  # weights stay FP32
+    assert any(not torch.equal(before[name], value) for name, value in model.state_dict().items())

@@ -1,0 +1,183 @@
+"""The transformer fast paths agree with the PyTorch reference (tolerances stated per test).
+
+Measured on the tiny test bundle (and stated in docs/benchmarks.md): ORT FP32 vs PyTorch FP32 agree to
+about 1e-6; ORT INT8 to about 1e-2 with the same label on every text.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humanorai.bundle import load_bundle
+from humanorai.errors import SettingsError
+from humanorai.members.base import TextBatch
+from humanorai.members.transformer.backends import (
+    INT8_DOT_PRODUCT_FLAGS,
+    cpu_flags,
+    fast_bf16,
+    fast_int8,
+    make_backend,
+)
+from humanorai.members.transformer.member import TransformerMember, WindowSettings
+from humanorai.text import RAW
+from tests.synthetic import make_rows
+
+pytestmark = pytest.mark.slow
+TEXTS = [row["text"] for row in make_rows(120, seed=77)]
+
+
+def member(bundle: Path, folder: str, backend: str, precision: str, **windows: int | str) -> TransformerMember:
+    path = bundle / folder
+    return TransformerMember(folder, path, RAW, make_backend(path, backend, precision, "cpu", threads=2),  # type: ignore[arg-type]
+                             WindowSettings(**{"max_length": 128, "stride": 32, **windows}))
+
+
+@pytest.fixture(scope="module", params=["bert", "roberta"])
+def folder(request: pytest.FixtureRequest, tiny_bundle: Path) -> str:
+    load_bundle(tiny_bundle)
+    return str(request.param)
+
+
+def test_onnx_fp32_equals_pytorch_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    onnx_fp32 = member(tiny_bundle, folder, "onnx", "fp32").predict_proba(TextBatch(TEXTS))
+    assert np.max(np.abs(onnx_fp32 - reference)) <= 1e-4
+    assert np.std(reference) > 0.05  # a trained model, not a constant
+
+
+def test_onnx_int8_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    int8 = member(tiny_bundle, folder, "onnx", "int8").predict_proba(TextBatch(TEXTS))
+    close = np.abs(int8 - reference) <= 0.05
+    same_label = (int8 >= 0.5) == (reference >= 0.5)
+    assert np.mean(close & same_label) >= 0.95
+
+
+def test_padding_a_batch_changes_no_result(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+    mixed = [TEXTS[0][:40], TEXTS[1], TEXTS[2][:100]]
+    together = scorer.predict_proba(TextBatch(mixed))
+    alone = np.array([scorer.predict_proba(TextBatch([text]))[0] for text in mixed])
+    assert np.max(np.abs(together - alone)) <= 1e-5
+
+
+def test_a_short_text_is_one_window_and_scores_as_plain(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+    batch = TextBatch([TEXTS[3][:200]])
+    windowed = scorer.predict_proba(batch)
+    assert batch.annotations[(folder, "windows")].tolist() == [1]
+    encoded = scorer._tokenizer([TEXTS[3][:200]], return_tensors="np")
+    logits = scorer.backend.logits(encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64))
+    plain = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+    assert abs(windowed[0] - plain[0]) <= 1e-6
+
+
+@pytest.mark.parametrize("aggregation", ["mean", "median", "min", "max"])
+def test_a_long_text_is_scored_in_overlapping_windows(tiny_bundle: Path, folder: str, aggregation: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16, aggregation=aggregation)
+    long_text = " ".join(TEXTS[:6])
+    short_text = TEXTS[4][:100]
+    batch = TextBatch([short_text, long_text])
+    p_human = scorer.predict_proba(batch)
+    windows = batch.annotations[(folder, "windows")].tolist()
+    assert windows[0] == 1 and windows[1] > 3
+    encoded = scorer._tokenizer([long_text], truncation=True, max_length=64, stride=16,
+                                return_overflowing_tokens=True)
+    assert len(encoded["input_ids"]) == windows[1]
+    per_window = np.array([scorer.backend.logits(np.array([ids]), np.ones((1, len(ids)), dtype=np.int64))[0]
+                           for ids in encoded["input_ids"]])
+    margins = per_window[:, 1] - per_window[:, 0]
+    if aggregation == "mean":  # the mean of the logits, through the softmax
+        mean = per_window.mean(axis=0)
+        expected = np.exp(mean[1]) / np.exp(mean).sum()
+    else:
+        expected = 1 / (1 + np.exp(-{"median": np.median, "min": np.min, "max": np.max}[aggregation](margins)))
+    assert abs(p_human[1] - expected) <= 1e-5
+    assert np.ptp(margins) > 1e-2  # the windows disagree, so the aggregations differ
+    alone = scorer.predict_proba(TextBatch([short_text]))[0]
+    assert abs(p_human[0] - alone) <= 1e-5  # one window: every aggregation is plain scoring
+
+
+def test_an_unknown_window_aggregation_is_refused(tiny_bundle: Path) -> None:
+    with pytest.raises(SettingsError, match="mean, median, min, max"):
+        member(tiny_bundle, "bert", "onnx", "fp32", aggregation="sum")
+
+
+def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
+    with pytest.raises(SettingsError, match="int8 and fp32"):
+        make_backend(tiny_bundle / "bert", "onnx", "fp16", "cpu")
+    with pytest.raises(SettingsError, match="runs on the CPU"):
+        make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
+    with pytest.raises(SettingsError, match="bf16 and fp32"):
+        make_backend(tiny_bundle / "bert", "openvino", "int8", "cpu")
+    with pytest.raises(SettingsError, match="stride"):
+        member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
+    assert make_backend(tiny_bundle / "bert", "onnx", "int8", "cpu").description == "onnx int8"
+
+
+def test_auto_picks_the_backend_this_cpu_runs_best(tiny_bundle: Path) -> None:
+    onnx = "onnx int8" if cpu_flags() & INT8_DOT_PRODUCT_FLAGS else "onnx fp32"
+    expected = "openvino bf16" if fast_bf16() else onnx
+    assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == expected
+    assert fast_int8() == bool(cpu_flags() & INT8_DOT_PRODUCT_FLAGS)
+    assert "sse2" in cpu_flags() or "fp" in cpu_flags()  # the flags were really read on this machine
+
+
+def test_a_folder_without_onnx_runs_in_pytorch_and_says_what_it_has(tiny_bundle: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny_bundle / "bert", folder, ignore=shutil.ignore_patterns("*.onnx"))
+    assert make_backend(folder, "auto", "auto", "cpu").description == "torch fp32 on cpu"
+    with pytest.raises(SettingsError, match=r"bert/model.int8.onnx is not in this bundle; it has model.safetensors$"):
+        make_backend(folder, "onnx", "int8", "cpu")
+
+
+def test_runs_group_windows_of_similar_length_within_the_token_budget(tiny_bundle: Path) -> None:
+    scorer = member(tiny_bundle, "bert", "onnx", "fp32", max_tokens_per_run=100, max_windows_per_run=3)
+    windows = [[1] * length for length in (50, 10, 12, 40, 11, 9, 60)]
+    runs = scorer._runs_by_length(windows)
+    assert sorted(index for run in runs for index in run) == list(range(7))
+    for run in runs:
+        lengths = [len(windows[index]) for index in run]
+        assert lengths == sorted(lengths) and len(run) <= 3
+        assert len(run) == 1 or len(run) * max(lengths) <= 100
+
+
+def test_out_of_memory_falls_back_to_cpu_fp32_once(tiny_bundle: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    reference = member(tiny_bundle, "bert", "torch", "fp32").predict_proba(TextBatch(TEXTS[:8]))
+    scorer = member(tiny_bundle, "bert", "torch", "fp16")
+    backend = scorer.backend
+    real_forward = backend._forward  # type: ignore[attr-defined]
+    calls = []
+
+    def out_of_memory_once(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        calls.append(len(input_ids))
+        if len(calls) == 1:  # the test hook: the first device run fails as a full GPU would
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(input_ids, attention_mask)
+
+    backend._forward = out_of_memory_once  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING"):
+        first = scorer.predict_proba(TextBatch(TEXTS[:8]))
+        second = scorer.predict_proba(TextBatch(TEXTS[:8]))
+    assert backend.description == "torch fp32 on cpu"
+    assert np.max(np.abs(first - reference)) <= 1e-6 and np.array_equal(first, second)
+    assert sum("ran out of GPU memory" in record.message for record in caplog.records) == 1
+
+
+def test_openvino_fp32_equals_pytorch_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    openvino_fp32 = member(tiny_bundle, folder, "openvino", "fp32").predict_proba(TextBatch(TEXTS))
+    assert np.max(np.abs(openvino_fp32 - reference)) <= 1e-4
+
+
+@pytest.mark.skipif(not fast_bf16(), reason="this CPU has no AMX / AVX-512 BF16 instructions")
+def test_openvino_bf16_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    bf16 = member(tiny_bundle, folder, "openvino", "bf16").predict_proba(TextBatch(TEXTS))
+    assert np.mean((np.abs(bf16 - reference) <= 0.05) & ((bf16 >= 0.5) == (reference >= 0.5))) >= 0.95

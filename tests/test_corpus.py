@@ -1,0 +1,90 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from humanorai.corpus import DataError, load_corpus, split_corpus
+from tests.synthetic import make_rows, write_csv
+
+
+def test_csv_with_word_labels_and_custom_columns(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("body,who\nfirst text,HUMAN\nsecond text,ai\nthird text,Human\n", encoding="utf-8")
+    corpus = load_corpus(path, text_column="body", label_column="who")
+    assert corpus.texts == ["first text", "second text", "third text"]
+    assert corpus.labels.tolist() == [1, 0, 1]
+
+
+def test_bad_label_names_the_csv_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nfine,1\nbad one,maybe\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 3: label 'maybe'"):
+        load_corpus(path)
+
+
+def test_bad_label_names_the_jsonl_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"text": "a", "label": 1}) + "\n" + json.dumps({"text": "b", "label": 5}) + "\n")
+    with pytest.raises(DataError, match=r"line 2: label 5 "):
+        load_corpus(path)
+
+
+def test_invalid_jsonl_and_missing_columns_are_named(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a", "label": 1}\n{oops\n')
+    with pytest.raises(DataError, match="line 2: not valid JSON"):
+        load_corpus(broken)
+    path = tmp_path / "d.csv"
+    path.write_text("content,label\nx,1\n")
+    with pytest.raises(DataError, match="no column 'text'"):
+        load_corpus(path)
+    with pytest.raises(DataError, match="unsupported file type"):
+        load_corpus(_touch(tmp_path / "d.xlsx"))
+
+
+def _touch(path: Path) -> Path:
+    path.write_text("")
+    return path
+
+
+def test_empty_and_duplicate_texts_are_dropped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    rows = [{"text": "same", "label": 1}, {"text": "   ", "label": 0}, {"text": "same", "label": 1},
+            {"text": "other", "label": 0}, {"text": "", "label": 1}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    corpus = load_corpus(path)
+    assert (corpus.texts, corpus.dropped_empty, corpus.dropped_duplicates) == (["same", "other"], 2, 1)
+
+
+def test_split_is_stratified_seeded_and_disjoint(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "d.csv", make_rows(400)))
+    split = split_corpus(corpus, seed=5)
+    parts = (split.train, split.valid, split.test)
+    assert sum(len(part) for part in parts) == 400
+    assert len(set(split.train.texts) & set(split.test.texts)) == 0
+    for part in parts:
+        assert 0.4 < part.labels.mean() < 0.6
+    again = split_corpus(corpus, seed=5)
+    assert again.test.texts == split.test.texts
+
+
+def test_grouped_split_keeps_each_group_on_one_side(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "d.csv", make_rows(400)), group_column="source",
+                         group_pattern=r"^syn/([^/]+)/")
+    assert set(corpus.groups.tolist()) == {"sports", "cooking", "finance", "travel", "science", "history"}
+    split = split_corpus(corpus)
+    groups = [set(part.groups.tolist()) for part in (split.train, split.valid, split.test)]
+    assert all(groups) and not (groups[0] & groups[1]) and not (groups[0] & groups[2]) and not (groups[1] & groups[2])
+    assert split.summary["grouped"] is True
+
+
+def test_one_label_only_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + "".join(f"text {i},1\n" for i in range(20)))
+    with pytest.raises(DataError, match="only one label"):
+        split_corpus(load_corpus(path))
+
+
+def test_group_pattern_that_does_not_match_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not match"):
+        load_corpus(write_csv(tmp_path / "d.csv", make_rows(10)), group_column="source", group_pattern="^l2r/")
