@@ -83,7 +83,7 @@ def _build(settings: TrainSettings, split: Split, staging: Path) -> Manifest:
         asked = tuple(name for name in family.members if name in settings.members)
         if asked:
             builds.append(family.train(TrainingJob(asked, split, staging, settings)))
-    trained = _manifest(builds, settings, split)
+    trained = trained_manifest(builds, settings, split)
     valid_scores, test_scores = _score_as_served(staging, trained, split)
     fitted = _fit_ensemble(trained, valid_scores, split.valid.labels, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
@@ -108,7 +108,7 @@ def _build(settings: TrainSettings, split: Split, staging: Path) -> Manifest:
     return manifest
 
 
-def _manifest(builds: list[FamilyBuild], settings: TrainSettings, split: Split) -> Manifest:
+def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: Split) -> Manifest:
     """The manifest of the trained members, before anything is fitted on their scores."""
     training: dict[str, Any] = {"data": str(settings.data), "data_credit": settings.data_credit,
                                 "rows": len(split.train) + len(split.valid) + len(split.test),

