@@ -31,4 +31,4 @@ typecheck:
 	$(BIN)/mypy humanorai
 
 bench:
-	$(BIN)/humanorai bench
+	$(BIN)/python -m benchmarks.end_to_end

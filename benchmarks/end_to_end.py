@@ -1,73 +1,73 @@
-"""``humanorai bench``: the original app and the engine, measured side by side in one run (DESIGN §7).
+"""The original app and the engine, all five members, measured side by side in one run.
 
 The original path is rebuilt as the original app ran it: per request, sequentially, a fresh dense
 H2OFrame per H2O model scored in an H2O cluster, then BERT and RoBERTa in PyTorch FP32 with truncation.
 The engine scores the same texts with the same models: MOJOs in process, TF-IDF once, ONNX Runtime,
-members concurrently. Both score one temporary five-member bundle: the classical members of a trained
+members concurrently. Both score one temporary five-member bundle: the H2O members of a trained
 bundle plus BERT-base- and RoBERTa-base-sized transformers with random weights (hubs are unreachable
-here; speed does not depend on the weight values). The run also checks that both paths agree.
+here; speed does not depend on the weight values). The run also checks that both paths agree, and prints
+the result as Markdown; the exit status is 1 when they do not.
 
-PyTorch and ``transformers`` are imported only when a run needs them: importing this module stays light
-for the CLI, and ``python benchmarks/classical.py`` works although its folder holds a ``transformers.py``
-that would shadow the library.
+Usage: python -m benchmarks.end_to_end [--bundle DIR] [--corpus CSV] [--texts 10] [--size base|tiny] …
+(PyTorch and ``transformers`` are imported only when a run needs them, so ``--help`` answers at once.)
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
-import pandas as pd
 
+from benchmarks.classical import H2O_TOLERANCE, OriginalH2O
+from benchmarks.environment import DEFAULT_CORPUS, cpu_model, default_bundle
 from humanorai.bundle import Manifest, MemberEntry, checksums, read_manifest, write_manifest
-from humanorai.engine import Engine, EngineSettings
-from humanorai.errors import BundleError, InputError
+from humanorai.corpus import read_table
+from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.labels import HUMAN
-from humanorai.members import h2o_mojo, transformer
 from humanorai.members.base import TextBatch
-from humanorai.members.context import TFIDF_DIR, TransformerRuntime
-from humanorai.members.tfidf import TfidfFeatures
+from humanorai.members.h2o.cluster import h2o_cluster
+from humanorai.members.h2o.family import TFIDF_DIR, H2OFamily, tfidf_of
+from humanorai.members.h2o.features import TfidfFeatures
+from humanorai.members.h2o.member import tfidf_matrix
+from humanorai.members.transformer.family import TransformerFamily
 from humanorai.progress import stage
+from humanorai.scoring.engine import Engine
+from humanorai.settings import Backend, EngineSettings, Precision, TransformerSettings
 from humanorai.text import RAW, normalize
-from humanorai.training.data import read_table
-from humanorai.training.h2o_cluster import h2o, h2o_cluster
-from humanorai.training.h2o_models import predict_via_h2oframe
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-    from humanorai.training.transformers import Preset
+    from humanorai.members.transformer.checkpoints import Preset
 
-#: The shared corpus, relative to a checkout of the repository (the default of ``--corpus``).
-DEFAULT_CORPUS = Path("../shared/data/train_corpus.csv")
-#: Allowed difference of the H2O members' ``p_human`` between the H2OFrame path and the MOJOs.
-H2O_TOLERANCE = 1e-6
 #: Allowed difference of the transformers' ``p_human`` between PyTorch FP32 and the engine (INT8 or FP32).
 TRANSFORMER_TOLERANCE = 0.05
-#: Targets of DESIGN §7: end-to-end speed-up over the original path, and engine overhead over its members.
+#: Targets: the five-member verdict at least this many times faster than the original path, and the
+#: engine's wall time at most this much over the raw sum of its members' inference times.
 SPEEDUP_TARGET = 10.0
 OVERHEAD_TARGET_PERCENT = 10.0
 
 Size = Literal["base", "tiny"]
 #: Vocabulary sizes of bert-base-uncased and roberta-base, the tokenizers' targets at ``base`` size.
-BASE_VOCAB_SIZES = {"BERT": 30522, "ROBERTA": 50265}
+BASE_VOCAB_SIZES = {"BERT": 30522, "RoBERTa": 50265}
 
 
 @dataclass(frozen=True)
-class BenchOptions:
-    """What ``humanorai bench`` measures; the defaults are the DESIGN §7 setting (base size, 512 tokens)."""
+class BenchSettings:
+    """What one run measures; the defaults are the reference setting (base size, 512-token texts)."""
 
-    #: A trained bundle whose classical members (TF-IDF, DRF, GBM, GLM) are benchmarked.
+    #: A trained bundle whose H2O members (TF-IDF, DRF, GBM, GLM) are benchmarked.
     bundle: Path
     #: CSV or JSONL with a ``text`` (and optionally ``source``) column; ``None``: generated English-like text.
     corpus: Path | None = None
@@ -81,8 +81,9 @@ class BenchOptions:
     seed: int = 0
     #: Longest the original path may spend on the batch; beyond it a sample is timed and extrapolated.
     original_batch_budget_s: float = 180.0
-    #: How the engine runs its transformers (the default picks the fastest path for this machine).
-    runtime: TransformerRuntime = field(default_factory=TransformerRuntime)
+    #: How the engine runs its transformers: on the CPU, as the original did; the default picks the fastest
+    #: CPU path for this machine.
+    transformers: TransformerSettings = field(default_factory=lambda: TransformerSettings(device="cpu"))
 
 
 @dataclass(frozen=True)
@@ -150,17 +151,7 @@ class BenchResult:
         return failures
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def run_bench(options: BenchOptions) -> BenchResult:
+def run_bench(options: BenchSettings) -> BenchResult:
     """Build the five-member bundle, time both paths on the same texts, and check that they agree."""
     if min(options.texts, options.repeats, options.batch_size) < 1:
         raise InputError("texts, repeats and batch size must each be at least 1")
@@ -247,39 +238,6 @@ def _met(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
-class OriginalH2O:
-    """The original app's classical members: per request, a fresh dense 1×n H2OFrame for each model.
-
-    The models are the bundle's own MOJOs imported into the connected H2O cluster (``h2o.import_mojo``),
-    so this path and the engine score the very same models.
-    """
-
-    def __init__(self, bundle: Path, manifest: Manifest, tfidf: TfidfFeatures) -> None:
-        h2o.no_progress()  # H2O draws progress bars on stdout, which holds the results
-        self.models = {entry.name: h2o.import_mojo(str(bundle / entry.options["mojo"]))
-                       for entry in manifest.members if entry.kind == h2o_mojo.KIND}
-        self._tfidf = tfidf
-        self._names = tfidf.feature_names()
-
-    def dense_frame(self, text: str, **kwargs: object) -> h2o.H2OFrame:
-        """Upload ``text``'s TF-IDF row as the original did: a dense pandas frame of every feature."""
-        return h2o.H2OFrame(pd.DataFrame(self._tfidf.transform([text]).toarray(), columns=self._names), **kwargs)
-
-    def predict(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
-        """``p_human`` per model and ms per stage; building the frames counts as the ``tfidf`` stage."""
-        p_human: dict[str, float] = {}
-        timings_ms = {"tfidf": 0.0}
-        for name, model in self.models.items():
-            started = time.perf_counter()
-            frame = self.dense_frame(text)
-            timings_ms["tfidf"] += _ms_since(started)
-            started = time.perf_counter()
-            p_human[name] = float(predict_via_h2oframe(model, frame)[0])
-            h2o.remove(frame)
-            timings_ms[name] = _ms_since(started)
-        return p_human, timings_ms
-
-
 class OriginalTransformer:
     """The original app's transformer call: tokenise with truncation, PyTorch FP32 forward, softmax."""
 
@@ -313,7 +271,7 @@ class _PathRun:
     batch_texts_per_s: float = 0.0
 
 
-def _source_rows(options: BenchOptions) -> tuple[list[tuple[str, str]], str]:
+def _source_rows(options: BenchSettings) -> tuple[list[tuple[str, str]], str]:
     """(text, source) rows to join into long texts, and where they come from (for the output)."""
     if options.corpus is None:
         needed = max(options.texts, options.batch_size) * (options.max_length // 40 + 2)
@@ -353,7 +311,7 @@ def _generated_rows(count: int, seed: int) -> list[tuple[str, str]]:
 
 def transformer_shape(size: Size, member: str) -> Preset:
     """BERT-base / RoBERTa-base shapes at ``base`` size; the test preset (seconds) at ``tiny``."""
-    from humanorai.training.transformers import PRESETS
+    from humanorai.members.transformer.checkpoints import PRESETS
 
     if size == "tiny":
         return PRESETS["tiny"]
@@ -361,20 +319,18 @@ def transformer_shape(size: Size, member: str) -> Preset:
                    intermediate_size=3072)
 
 
-def _build_bundle(options: BenchOptions, root: Path,
+def _build_bundle(options: BenchSettings, root: Path,
                   rows: list[tuple[str, str]]) -> tuple[dict[str, PreTrainedTokenizerFast], dict[str, str]]:
     """Write into ``root`` a bundle of the classical members of ``options.bundle`` (linked, not copied) and
-    two random-weight transformers; return their tokenizers and shapes by display name."""
+    two random-weight transformers; return their tokenizers and shapes by member name."""
     source = read_manifest(options.bundle)
-    classical = [entry for entry in source.members if entry.kind == h2o_mojo.KIND]
+    classical = [entry for entry in source.members if entry.kind == H2OFamily.kind]
     if not classical:
-        raise BundleError(f"{options.bundle}: no H2O members (DRF, GBM, GLM) to benchmark")
+        raise BundleError(f"{options.bundle}: no H2O members ({', '.join(H2OFamily.members)}) to benchmark")
     for relative in [*source.shared_files, *(path for entry in classical for path in entry.files)]:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).symlink_to((options.bundle / relative).resolve())
     import torch
-
-    from humanorai.training.transformers import DISPLAY_NAMES, TRANSFORMER_MEMBERS
 
     texts = [normalize(text, RAW) for text, _ in rows]
     torch.manual_seed(options.seed)
@@ -382,9 +338,9 @@ def _build_bundle(options: BenchOptions, root: Path,
     entries = [replace(entry, calibration=None) for entry in classical]
     tokenizers: dict[str, PreTrainedTokenizerFast] = {}
     models: dict[str, str] = {}
-    for member in TRANSFORMER_MEMBERS:
+    for member in TransformerFamily.members:
         preset = transformer_shape(options.size, member)
-        entry, tokenizers[DISPLAY_NAMES[member]] = _random_transformer(member, preset, texts, options, root)
+        entry, tokenizers[member] = _random_transformer(member, preset, texts, options, root)
         entries.append(entry)
         models[entry.name] = (f"{preset.layers} layers, hidden {preset.hidden_size}, "
                               f"vocab {len(tokenizers[entry.name])}")
@@ -392,27 +348,26 @@ def _build_bundle(options: BenchOptions, root: Path,
         bundle_id=f"bench-{source.bundle_id}", created=datetime.now(UTC).isoformat(timespec="seconds"),
         preprocessing=source.preprocessing, members=entries, shared_files=source.shared_files,
         ensemble={"method": "majority"}, training={"transformers": f"{options.size} size, random weights"},
-        command="humanorai bench",
+        command="python -m benchmarks.end_to_end",
     ))
     return tokenizers, models
 
 
-def _random_transformer(member: str, preset: Preset, texts: list[str], options: BenchOptions,
+def _random_transformer(member: str, preset: Preset, texts: list[str], options: BenchSettings,
                         root: Path) -> tuple[MemberEntry, PreTrainedTokenizerFast]:
     """A random-weight classifier with a tokenizer learned on ``texts``, saved and exported like a trained
     one, and its manifest entry (as ``humanorai train`` writes it)."""
-    from humanorai.training.export import export_onnx
-    from humanorai.training.transformers import DISPLAY_NAMES, build_from_preset, save_hf
+    from humanorai.members.transformer.checkpoints import build_from_preset, save_hf
+    from humanorai.members.transformer.export import export_onnx
 
-    display = DISPLAY_NAMES[member]
     folder = root / member.lower()
-    with stage(f"Building {display} ({options.size} size, random weights)"):
+    with stage(f"Building {member} ({options.size} size, random weights)"):
         model, tokenizer = build_from_preset(member, preset, texts, options.max_length)
         files = save_hf(model, tokenizer, folder)
-    with stage(f"Exporting {display} to ONNX (fp32 with fused attention, int8)"):
+    with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
         files += export_onnx(folder)
     entry = MemberEntry(
-        name=display, kind=transformer.KIND, files=checksums(root, files), threshold=0.5,
+        name=member, kind=TransformerFamily.kind, files=checksums(root, files), threshold=0.5,
         options={"folder": member.lower(), "max_length": options.max_length, "normalization": RAW.to_dict(),
                  "base": f"random:{options.size}"},
     )
@@ -462,7 +417,7 @@ def _fit_to_tokens(text: str, tokenizers: list[PreTrainedTokenizerFast], max_len
     return text
 
 
-def _run_original(root: Path, singles: list[str], batch: list[str], options: BenchOptions) -> _PathRun:
+def _run_original(root: Path, singles: list[str], batch: list[str], options: BenchSettings) -> _PathRun:
     """Time the original path: H2OFrames in a cluster of our own, then PyTorch FP32, one text at a time."""
     manifest = read_manifest(root)
     with contextlib.ExitStack() as cluster:
@@ -471,7 +426,7 @@ def _run_original(root: Path, singles: list[str], batch: list[str], options: Ben
         with stage("Loading the original path (MOJOs imported into H2O, PyTorch FP32)"):
             classical = OriginalH2O(root, manifest, TfidfFeatures.load(root / TFIDF_DIR))
             transformers = {entry.name: OriginalTransformer(root / entry.options["folder"], options.max_length)
-                            for entry in manifest.members if entry.kind == transformer.KIND}
+                            for entry in manifest.members if entry.kind == TransformerFamily.kind}
 
         def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
             started = time.perf_counter()
@@ -494,13 +449,13 @@ def _run_original(root: Path, singles: list[str], batch: list[str], options: Ben
 
 
 def _run_engine(root: Path, singles: list[str], batch: list[str],
-                options: BenchOptions) -> tuple[_PathRun, list[float], dict[str, str]]:
+                options: BenchSettings) -> tuple[_PathRun, list[float], dict[str, str]]:
     """Time the engine per text and on the batch, and the raw sum of its members on the same texts."""
-    engine = Engine.load(root, options.runtime, EngineSettings(cache_size=0))
+    engine = Engine.load(root, options.transformers, EngineSettings(cache_size=0))
     try:
         if engine.unavailable:
             raise BundleError(f"the benchmark bundle did not load fully: {engine.unavailable}")
-        tfidf = engine.context.tfidf
+        tfidf = tfidf_of(engine.context)
 
         def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
             started = time.perf_counter()
@@ -511,7 +466,7 @@ def _run_engine(root: Path, singles: list[str], batch: list[str],
         def members_one_by_one(text: str) -> float:
             started = time.perf_counter()
             batch_of_one = TextBatch([text])
-            h2o_mojo.tfidf_matrix(batch_of_one, tfidf)
+            tfidf_matrix(batch_of_one, tfidf)
             for member in engine.members:
                 member.predict_proba(batch_of_one)
             return _ms_since(started)
@@ -556,3 +511,51 @@ def _max_difference(original: _PathRun, engine: _PathRun, members: list[str]) ->
 
 def _ms_since(started: float) -> float:
     return 1000.0 * (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path,
+                        help="bundle whose DRF, GBM and GLM are measured (default: HUMANORAI_BUNDLE, else models/demo)")
+    parser.add_argument("--corpus", type=Path,
+                        help=f"CSV/JSONL whose texts are joined into ~512-token texts (default: {DEFAULT_CORPUS} "
+                             "when present, else generated text)")
+    parser.add_argument("--size", choices=get_args(Size), default="base",
+                        help="transformer size: base (BERT-base/RoBERTa-base) or tiny")
+    parser.add_argument("--texts", type=int, default=BenchSettings.texts, help="single texts timed one by one")
+    parser.add_argument("--repeats", type=int, default=BenchSettings.repeats, help="times each single text is scored")
+    parser.add_argument("--batch-size", type=int, default=BenchSettings.batch_size,
+                        help="texts in the throughput batch")
+    parser.add_argument("--max-length", type=int, default=BenchSettings.max_length,
+                        help="tokens per text and transformer window")
+    parser.add_argument("--seed", type=int, default=BenchSettings.seed, help="seed for picking and joining texts")
+    parser.add_argument("--original-batch-budget", type=float, default=BenchSettings.original_batch_budget_s,
+                        help="seconds the original path may spend on the batch before the rest is extrapolated")
+    parser.add_argument("--backend", choices=get_args(Backend), default="auto", help="the engine's transformer backend")
+    parser.add_argument("--precision", choices=get_args(Precision), default="auto",
+                        help="int8/fp32 (onnx), bf16/fp32 (openvino), fp16/fp32 (torch)")
+    parser.add_argument("--out", type=Path, help="also write the Markdown result to this file")
+    args = parser.parse_args()
+    corpus = args.corpus
+    if corpus is None and DEFAULT_CORPUS.is_file():
+        corpus = DEFAULT_CORPUS
+    try:
+        result = run_bench(BenchSettings(
+            bundle=args.bundle or default_bundle(), corpus=corpus, size=args.size, texts=args.texts,
+            repeats=args.repeats, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+            original_batch_budget_s=args.original_batch_budget,
+            transformers=TransformerSettings(backend=args.backend, precision=args.precision, device="cpu")))
+    except (HumanoraiError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    markdown = render_markdown(result)
+    print(markdown)
+    if args.out is not None:
+        args.out.write_text(markdown, encoding="utf-8")
+    if result.parity_failures:
+        print(f"the paths disagree: {'; '.join(result.parity_failures)}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

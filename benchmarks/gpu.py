@@ -13,15 +13,23 @@ checked on the same weights) it
 4. times CUDA FP16 and FP32 (median after warm-up; the time includes copying the logits back, as
    serving does) and PyTorch FP32 on the CPU at 1 × 512, the original app's way, for the ratio.
 It prints a Markdown table and writes every number as JSON; exit status 1 when a check fails, 2 when
-there is no CUDA device (``--device cpu --size tiny`` runs the same steps on the CPU to test the script).
+there is no CUDA device.
+
+``--device cpu --size tiny`` runs the same steps on the CPU in seconds, to test the script. There the fast
+path is ONNX Runtime FP32 on the graph humanorai's exporter writes (fused attention, raw attention mask),
+as CPU serving runs it, and the full-precision path the same graph on one thread (ORT INT8 is no
+candidate: on these random weights it moves p_human beyond the 0.05 bound). Both differ from the
+PyTorch reference, so the parity and padding checks can fail there too. The JSON keys stay those of the
+CUDA run (``fp16_*`` is the fast path, ``fp32_*`` the full-precision one); ``fast_backend`` and
+``full_backend`` say what ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -29,9 +37,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
+from transformers import PreTrainedModel
 
-from benchmarks.transformers import base_model, median_ms, tiny_model
-from humanorai.members.transformer import TorchBackend, make_backend, softmax_human
+from benchmarks.backends import base_model, median_ms, tiny_model
+from benchmarks.environment import cpu_model
+from humanorai.members.transformer.backends import (
+    ONNX_FP32,
+    LogitsBackend,
+    OnnxBackend,
+    TorchBackend,
+    make_backend,
+)
+from humanorai.members.transformer.member import softmax_human
 
 SHAPES = ((1, 512), (32, 512))
 FP16_BOUND = 0.05
@@ -50,15 +67,32 @@ def padded_batch(rng: np.random.Generator, lengths: list[int], vocab: int) -> tu
     return input_ids, mask
 
 
+def fast_and_full(folder: Path, device: str, threads: int) -> dict[str, LogitsBackend]:
+    """The fast and the full-precision path to compare with the reference (PyTorch FP32 on the CPU), by
+    the labels their timings get.
+
+    CUDA: PyTorch FP16 and FP32 on the GPU, as serving runs them. CPU (to test the script): ONNX Runtime
+    FP32 on the exported graph with every core, and with one thread (ORT's threads are per session; a
+    one-thread PyTorch would set the process-wide count, the reference's too)."""
+    if device == "cuda":
+        return {"cuda fp16": TorchBackend(folder, device, "fp16", threads),
+                "cuda fp32": TorchBackend(folder, device, "fp32", threads)}
+    from humanorai.members.transformer.export import export_onnx
+
+    export_onnx(folder)
+    return {"cpu onnx fp32": OnnxBackend(folder / ONNX_FP32, threads),
+            "cpu onnx fp32 1 thread": OnnxBackend(folder / ONNX_FP32, 1)}
+
+
 @torch.no_grad()
-def spread_probabilities(model: torch.nn.Module) -> None:
+def spread_probabilities(model: PreTrainedModel) -> None:
     """Scale the random classification head so p_human spreads over (0, 1) instead of sitting near 0.5,
     where any two paths would agree; the parity bounds then test something."""
     for parameter in model.classifier.parameters():  # type: ignore[union-attr]
         parameter.mul_(20.0)
 
 
-def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) -> dict[str, object]:
+def check_model(name: str, model: PreTrainedModel, device: str, repeats: int) -> dict[str, object]:
     """Run the checks and timings for one model; the result records each number and whether it passed."""
     rng = np.random.default_rng(0)
     threads = os.cpu_count() or 1
@@ -68,11 +102,9 @@ def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) ->
     with tempfile.TemporaryDirectory(prefix="humanorai-gpu-") as scratch:
         folder = Path(scratch)
         model.save_pretrained(folder)
-        chosen = make_backend(folder, threads=threads)
-        fast_precision = "fp16" if device == "cuda" else "fp32"
+        chosen = make_backend(folder, threads=threads)  # before any export: the folder holds only HF weights
         reference = TorchBackend(folder, "cpu", "fp32", threads)
-        fast = TorchBackend(folder, device, fast_precision, threads)
-        full = TorchBackend(folder, device, "fp32", threads)
+        (fast_label, fast), (full_label, full) = fast_and_full(folder, device, threads).items()
         lengths = [positions, positions // 2, positions // 3, positions // 5, 12, positions - 1, 40, 5]
         input_ids, mask = padded_batch(rng, lengths, vocab)
         expected = softmax_human(reference.logits(input_ids, mask))
@@ -85,7 +117,10 @@ def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) ->
         same_label = bool(np.all((fast_p >= 0.5) == (expected >= 0.5)))
         result: dict[str, object] = {
             "auto_backend": chosen.description,
-            "auto_ok": chosen.description == f"torch fp16 on {device}" or device == "cpu",
+            # an HF folder runs in PyTorch: FP16 on CUDA, FP32 on the CPU
+            "auto_ok": chosen.description == f"torch {'fp16' if device == 'cuda' else 'fp32'} on {device}",
+            "fast_backend": fast.description,
+            "full_backend": full.description,
             "fp16_max_abs_diff": fp16_diff,
             "fp32_max_abs_diff": fp32_diff,
             "fp16_same_label": same_label,
@@ -99,14 +134,14 @@ def check_model(name: str, model: torch.nn.Module, device: str, repeats: int) ->
             ids = rng.integers(5, vocab, size=(batch, tokens), dtype=np.int64)
             ones = np.ones_like(ids)
             shape = f"{batch}x{tokens}"
-            timed = {f"{device} {fast_precision} {shape}": fast, f"{device} fp32 {shape}": full}
+            timed = {f"{fast_label} {shape}": fast, f"{full_label} {shape}": full}
             if batch == 1:
                 timed[f"original: cpu fp32 {shape}"] = reference
             for key, backend in timed.items():
-                timings[key] = median_ms(lambda b=backend, i=ids, m=ones: b.logits(i, m), repeats)
+                timings[key] = median_ms(functools.partial(backend.logits, ids, ones), repeats)
             if batch == 1:
                 result["speed_up_vs_original"] = (timings[f"original: cpu fp32 {shape}"]
-                                                  / timings[f"{device} {fast_precision} {shape}"])
+                                                  / timings[f"{fast_label} {shape}"])
         result["timings_ms"] = timings
     return result
 
@@ -122,7 +157,7 @@ def main() -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device here: run this on the lent GPU machine (or --device cpu --size tiny to test it)")
         sys.exit(2)
-    card = torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or "CPU"
+    card = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_model()
     print(f"device: {card}; torch {torch.__version__} (CUDA {torch.version.cuda}); {os.cpu_count()} CPU cores; "
           f"{args.size} size, random weights (speed only; parity on the same weights)\n")
     report: dict[str, object] = {"device": card, "torch": torch.__version__, "cuda": torch.version.cuda,

@@ -20,8 +20,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from humanorai.bench import cpu_model
-from humanorai.server.process import start_server
+from benchmarks.environment import DEFAULT_CORPUS, cpu_model
+from benchmarks.server_process import start_server
 
 MAX_REQUESTS_PER_MODE = 100_000
 
@@ -68,7 +68,7 @@ async def run_clients(url: str, texts: list[str], clients: int, seconds: float) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/train_corpus.csv"))
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()

@@ -5,7 +5,7 @@ The demo's `small` RoBERTa, trained with the preset's 5e-4 and no warm-up, staye
 same seed) for each setting given and prints validation loss, ROC AUC and accuracy, so the presets'
 defaults rest on a measurement. Usage:
 
-    python experiments/from_scratch_presets.py CSV --member ROBERTA --preset small \
+    python experiments/from_scratch_presets.py CSV --member RoBERTa --preset small \
         --max-length 128 --epochs 2 --setting 5e-4:0 --setting 5e-4:0.1 --setting 2e-4:0.1
 """
 
@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from humanorai.corpus import load_corpus, split_corpus
+from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset
+from humanorai.members.transformer.fine_tune import fine_tune
+from humanorai.settings import FineTuneSettings
 from humanorai.text import RAW, normalize
-from humanorai.training.data import load_corpus, split_corpus
-from humanorai.training.transformers import PRESETS, FineTuneSettings, build_from_preset, fine_tune
 
 
 @torch.no_grad()
@@ -39,7 +41,7 @@ def p_human(model: torch.nn.Module, tokenizer: object, texts: list[str], max_len
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("csv", type=Path)
-    parser.add_argument("--member", default="ROBERTA", choices=["BERT", "ROBERTA"])
+    parser.add_argument("--member", default="RoBERTa", choices=["BERT", "RoBERTa"])
     parser.add_argument("--preset", default="small", choices=sorted(PRESETS))
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=2)

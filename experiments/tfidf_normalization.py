@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
-from humanorai.members.tfidf import TfidfFeatures, TfidfParams
+from humanorai.members.h2o.features import TfidfFeatures, TfidfParams
 from humanorai.text import NormalizationSpec
 
 CANDIDATES = {
