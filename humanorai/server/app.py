@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from humanorai.errors import InputError
 from humanorai.scoring.batching import Overloaded
 from humanorai.scoring.engine import Engine, Prediction
-from humanorai.server.metrics import ServiceMetrics
+from humanorai.server.prometheus import ServiceMetrics
 from humanorai.server.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,

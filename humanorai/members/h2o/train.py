@@ -32,7 +32,6 @@ from humanorai.settings import H2OSettings
 
 LABEL_COLUMN = "label"
 GENMODEL_JAR = "h2o-genmodel.jar"
-H2O_MEMBERS = ("DRF", "GBM", "GLM")
 
 
 def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:

@@ -16,11 +16,11 @@ import pytest
 
 from humanorai.members.base import TextBatch
 from humanorai.members.h2o.cluster import h2o_cluster
+from humanorai.members.h2o.family import H2OFamily
 from humanorai.members.h2o.features import TfidfFeatures, TfidfParams
 from humanorai.members.h2o.member import TFIDF_SHARED_KEY, MojoError, MojoMember
 from humanorai.members.h2o.train import (
     GENMODEL_JAR,
-    H2O_MEMBERS,
     H2OSettings,
     export_mojo,
     predict_via_h2oframe,
@@ -50,14 +50,14 @@ def parity_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 
         train, valid, held_out = frame(TRAIN), frame(VALID), frame(HELD_OUT, labelled=False)
         reference: dict[str, np.ndarray] = {}
-        for name in H2O_MEMBERS:
+        for name in H2OFamily.members:
             model = train_member(name, train, valid, names, H2OSettings(ntrees=15))
             export_mojo(model, folder / f"{name}.zip", with_genmodel_jar=name == "DRF")
             reference[name] = predict_via_h2oframe(model, held_out)
         yield {"tfidf": tfidf, "folder": folder, "reference": reference}
 
 
-@pytest.mark.parametrize("name", H2O_MEMBERS)
+@pytest.mark.parametrize("name", H2OFamily.members)
 def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
     tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
@@ -84,7 +84,7 @@ def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> Non
 def test_tfidf_is_computed_once_per_batch_and_shared(parity_setup: dict[str, object]) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
     tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
-    members = [MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf) for name in H2O_MEMBERS]
+    members = [MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf) for name in H2OFamily.members]
     calls = []
     batch = TextBatch([row["text"] for row in HELD_OUT[:5]])
     batch.shared(TFIDF_SHARED_KEY, lambda texts: calls.append(len(texts)) or tfidf.transform(texts))
