@@ -1,15 +1,17 @@
-"""Load, clean and split a labelled corpus.
+"""Load, clean and split a labelled corpus, from one file or several.
 
-Input is CSV or JSONL with a text column and a label column (names configurable). Labels are 1/0 or
-HUMAN/AI in any case; anything else is an error that names the row. Empty and duplicate texts are dropped
-and counted. The split is stratified by label, seeded, and optionally grouped (``group_by``) so that
-paired texts — an AI rewrite and the human passage it rewrote — cannot sit on both sides of a split.
+Input is CSV or JSONL with a text column and a label column (names configurable per file). Labels are 1/0
+or HUMAN/AI in any case; anything else is an error that names the file and row. Empty and duplicate texts
+are dropped and counted — duplicates across files too. The split is stratified by label, seeded, and
+optionally grouped (``group_by``) so that paired texts — an AI rewrite and the human passage it rewrote —
+cannot sit on both sides of a split.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +19,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from humanorai.bundle import sha256_of
 from humanorai.errors import DataError
-from humanorai.labels import parse_label
+from humanorai.labels import HUMAN, parse_label
+from humanorai.settings import DataSettings, DataSource
 
 
 @dataclass(frozen=True)
@@ -82,21 +86,55 @@ def load_corpus(path: Path, text_column: str = "text", label_column: str = "labe
     ``group_pattern`` is a regular expression applied to the group column; its first capture group
     (or the whole match) is the group key, e.g. ``^l2r/([^/]+)/`` takes the domain from ``source``.
     """
+    return load_sources([DataSource(path, DataSettings(text_column, label_column, group_column, group_pattern))])[0]
+
+
+def load_sources(sources: Sequence[DataSource]) -> tuple[Corpus, list[dict[str, object]]]:
+    """Read every file and return their clean rows as one corpus, with what each file contributed
+    (path, sha256, rows read, rows kept, HUMAN and AI kept) for the manifest and reports."""
+    if not sources:
+        raise DataError("no data file given")
+    grouped = {source.columns.group_by is not None for source in sources}
+    if len(grouped) > 1:
+        raise DataError("--group-by needs a group column in every data file (or in none)")
+    texts: list[str] = []
+    labels: list[int] = []
+    groups: list[str] = []
+    origins: list[int] = []
+    for index, source in enumerate(sources):
+        file_texts, file_labels, file_groups = _read_rows(source)
+        texts += file_texts
+        labels += file_labels
+        groups += file_groups
+        origins += [index] * len(file_texts)
+    corpus, kept = _clean(texts, np.array(labels, dtype=np.int64), np.array(groups) if grouped == {True} else None)
+    kept_origins = np.array(origins, dtype=np.int64)[kept]
+    files: list[dict[str, object]] = []
+    for index, source in enumerate(sources):
+        mine = kept_origins == index
+        human = int(np.sum(corpus.labels[mine] == HUMAN))
+        files.append({"path": str(source.path), "sha256": sha256_of(source.path), "rows": origins.count(index),
+                      "kept": int(mine.sum()), "human": human, "ai": int(mine.sum()) - human})
+    return corpus, files
+
+
+def _read_rows(source: DataSource) -> tuple[list[str], list[int], list[str]]:
+    """Texts, labels and group keys (empty without ``group_by``) of one file, before cleaning."""
+    path, columns = source.path, source.columns
     frame, places = read_table(path)
-    for column in (text_column, label_column, group_column):
+    for column in (columns.text_column, columns.label_column, columns.group_by):
         if column is not None and column not in frame.columns:
             raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
     labels = []
-    for position, value in enumerate(frame[label_column].tolist()):
+    for position, value in enumerate(frame[columns.label_column].tolist()):
         try:
             labels.append(parse_label(value))
         except ValueError as error:
             raise DataError(f"{path}, {places[position]}: {error}") from error
-    texts = ["" if value is None else str(value) for value in frame[text_column].tolist()]
-    groups = None
-    if group_column is not None:
-        groups = np.array([_group_key(str(value), group_pattern) for value in frame[group_column].tolist()])
-    return _clean(texts, np.array(labels, dtype=np.int64), groups)
+    texts = ["" if value is None else str(value) for value in frame[columns.text_column].tolist()]
+    groups = ([] if columns.group_by is None else
+              [_group_key(str(value), columns.group_pattern) for value in frame[columns.group_by].tolist()])
+    return texts, labels, groups
 
 
 def _group_key(value: str, pattern: str | None) -> str:
@@ -108,8 +146,8 @@ def _group_key(value: str, pattern: str | None) -> str:
     return match.group(1) if match.groups() else match.group(0)
 
 
-def _clean(texts: list[str], labels: np.ndarray, groups: np.ndarray | None) -> Corpus:
-    """Drop empty texts and repeated texts (the first occurrence is kept)."""
+def _clean(texts: list[str], labels: np.ndarray, groups: np.ndarray | None) -> tuple[Corpus, np.ndarray]:
+    """Drop empty texts and repeated texts (the first occurrence is kept); also return the kept positions."""
     keep: list[int] = []
     seen: set[str] = set()
     empty = duplicates = 0
@@ -129,7 +167,7 @@ def _clean(texts: list[str], labels: np.ndarray, groups: np.ndarray | None) -> C
         groups=None if groups is None else groups[kept],
         dropped_empty=empty,
         dropped_duplicates=duplicates,
-    )
+    ), kept
 
 
 def split_corpus(corpus: Corpus, valid_fraction: float = 0.15, test_fraction: float = 0.15,

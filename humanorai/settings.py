@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -216,16 +216,42 @@ class DataSettings:
     group_pattern: str | None = None
 
 
+#: Keys of per-file column overrides (``PATH#text=body,label=who,group=source``) → DataSettings fields.
+_COLUMN_KEYS = {"text": "text_column", "label": "label_column", "group": "group_by"}
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One data file and the columns to read from it."""
+
+    path: Path
+    columns: DataSettings = field(default_factory=DataSettings)
+
+    @classmethod
+    def parse(cls, spec: str, columns: DataSettings) -> DataSource:
+        """``PATH`` with ``columns``, or ``PATH#key=value,...`` overriding some of them (keys: text, label,
+        group), for files whose columns are named differently."""
+        path, _, overrides = spec.partition("#")
+        changes: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in overrides.split(","))):
+            key, _, value = item.partition("=")
+            if key not in _COLUMN_KEYS or not value:
+                raise ValueError(f"{spec!r}: column overrides are key=value pairs with keys "
+                                 f"{', '.join(_COLUMN_KEYS)}, e.g. data.csv#text=body,label=who")
+            changes[_COLUMN_KEYS[key]] = value
+        return cls(Path(path), replace(columns, **changes))
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Everything ``humanorai train`` was asked to do. Each member family reads its own part
     (``tfidf`` and ``h2o``, ``transformers``); the pipeline reads the rest."""
 
-    data: Path
+    #: The data files, read as one corpus.
+    data: tuple[DataSource, ...]
     out: Path
     #: Member names to train (as the registry names them); empty means every member of every family.
     members: tuple[str, ...] = ()
-    columns: DataSettings = field(default_factory=DataSettings)
     seed: int = 42
     valid_fraction: float = 0.15
     test_fraction: float = 0.15

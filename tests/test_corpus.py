@@ -1,10 +1,12 @@
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from humanorai.corpus import DataError, load_corpus, split_corpus
-from tests.synthetic import make_rows, write_csv
+from humanorai.corpus import DataError, load_corpus, load_sources, split_corpus
+from humanorai.settings import DataSettings, DataSource
+from tests.synthetic import TOPICS, make_rows, write_csv
 
 
 def test_csv_with_word_labels_and_custom_columns(tmp_path: Path) -> None:
@@ -88,3 +90,31 @@ def test_one_label_only_is_an_error(tmp_path: Path) -> None:
 def test_group_pattern_that_does_not_match_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not match"):
         load_corpus(write_csv(tmp_path / "d.csv", make_rows(10)), group_column="source", group_pattern="^l2r/")
+
+
+def test_several_files_make_one_corpus_with_per_file_counts(tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "first.csv", make_rows(40, seed=1))
+    renamed = [{"body": row["text"], "who": row["label"], "source": row["source"]} for row in make_rows(30, seed=2)]
+    renamed.append({"body": make_rows(40, seed=1)[0]["text"], "who": "1", "source": "syn/sports/human"})
+    second = write_csv(tmp_path / "second.csv", renamed)
+    columns = DataSettings(group_by="source", group_pattern="^syn/([^/]+)/")
+    corpus, files = load_sources([DataSource.parse(str(first), columns),
+                                  DataSource.parse(f"{second}#text=body,label=who", columns)])
+    assert len(corpus) == 70 and corpus.dropped_duplicates == 1  # the repeat across files is dropped
+    assert [(file["rows"], file["kept"], file["human"], file["ai"]) for file in files] == [(40, 40, 20, 20),
+                                                                                           (31, 30, 15, 15)]
+    assert files[1]["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
+    assert corpus.groups is not None and set(corpus.groups.tolist()) <= set(TOPICS)
+
+
+def test_column_overrides_are_checked() -> None:
+    assert DataSource.parse("a.csv", DataSettings()).columns == DataSettings()
+    assert DataSource.parse("a.csv#group=src", DataSettings()).columns.group_by == "src"
+    with pytest.raises(ValueError, match="keys text, label, group"):
+        DataSource.parse("a.csv#txt=body", DataSettings())
+
+
+def test_group_by_needs_a_group_column_in_every_file(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", make_rows(10))
+    with pytest.raises(DataError, match="in every data file"):
+        load_sources([DataSource(path, DataSettings(group_by="source")), DataSource(path)])

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from humanorai.bundle import Manifest, load_bundle, write_manifest
-from humanorai.corpus import Corpus, Split, load_corpus, split_corpus
+from humanorai.corpus import Corpus, Split, load_sources, split_corpus
 from humanorai.errors import TrainingError
 from humanorai.evaluation.evaluate import ScoredCorpus, combine_scores, evaluation_report, member_scores
 from humanorai.evaluation.report import write_report
@@ -48,10 +48,10 @@ def train_bundle(settings: TrainSettings) -> Manifest:
     """Run every training stage and return the manifest of the bundle written to ``settings.out``."""
     members = settings.members or all_members()
     _check_target(settings.out, settings.overwrite)
-    columns = settings.columns
-    with stage(f"Reading {settings.data}"):
-        corpus = load_corpus(settings.data, columns.text_column, columns.label_column, columns.group_by,
-                             columns.group_pattern)
+    with stage(f"Reading {', '.join(str(source.path) for source in settings.data)}"):
+        corpus, files = load_sources(settings.data)
+        for file in files:
+            note(f"{file['path']}: {file['kept']} of {file['rows']} rows kept ({file['human']} HUMAN, {file['ai']} AI)")
         note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty and "
              f"{corpus.dropped_duplicates} duplicate texts")
     with stage("Splitting train/valid/test"):
@@ -60,7 +60,7 @@ def train_bundle(settings: TrainSettings) -> Manifest:
     settings.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{settings.out.name}.staging-", dir=settings.out.parent))
     try:
-        manifest = _build(replace(settings, members=members), split, staging)
+        manifest = _build(replace(settings, members=members), split, files, staging)
         if settings.out.exists():
             shutil.rmtree(settings.out)
         staging.rename(settings.out)
@@ -77,13 +77,13 @@ def _check_target(out: Path, overwrite: bool) -> None:
         raise TrainingError(f"{out}: folder is not empty; pass --overwrite to replace it")
 
 
-def _build(settings: TrainSettings, split: Split, staging: Path) -> Manifest:
+def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]], staging: Path) -> Manifest:
     builds = []
     for family in FAMILIES:
         asked = tuple(name for name in family.members if name in settings.members)
         if asked:
             builds.append(family.train(TrainingJob(asked, split, staging, settings)))
-    trained = trained_manifest(builds, settings, split)
+    trained = trained_manifest(builds, settings, split, files)
     valid_scores, test_scores = _score_as_served(staging, trained, split)
     fitted = _fit_ensemble(trained, valid_scores, split.valid.labels, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
@@ -100,7 +100,8 @@ def _build(settings: TrainSettings, split: Split, staging: Path) -> Manifest:
     )
     note(f"best method on the test split: {report['best_method']}; the bundle's default: {chosen}")
     manifest = replace(manifest, bundle_id=_bundle_id(manifest))
-    context = {"bundle": manifest.bundle_id, "data": f"{settings.data} (test split)", "command": settings.command,
+    data = ", ".join(str(source.path) for source in settings.data)
+    context = {"bundle": manifest.bundle_id, "data": f"{data} (test split)", "command": settings.command,
                "created": manifest.created}
     write_report(report, scored, staging / REPORT_DIR, context)
     write_manifest(staging, manifest)
@@ -108,9 +109,11 @@ def _build(settings: TrainSettings, split: Split, staging: Path) -> Manifest:
     return manifest
 
 
-def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: Split) -> Manifest:
-    """The manifest of the trained members, before anything is fitted on their scores."""
-    training: dict[str, Any] = {"data": str(settings.data), "data_credit": settings.data_credit,
+def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: Split,
+                     files: list[dict[str, object]]) -> Manifest:
+    """The manifest of the trained members, before anything is fitted on their scores; ``files`` says what
+    each data file contributed (path, sha256, counts)."""
+    training: dict[str, Any] = {"data": files, "data_credit": settings.data_credit,
                                 "rows": len(split.train) + len(split.valid) + len(split.test),
                                 "split": split.summary}
     for build in builds:

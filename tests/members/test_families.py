@@ -18,6 +18,7 @@ from humanorai.members.base import BundleContext, Family, TextBatch, TrainingJob
 from humanorai.members.registry import FAMILIES
 from humanorai.scoring.engine import Engine
 from humanorai.settings import (
+    DataSource,
     FineTuneSettings,
     H2OSettings,
     TfidfSettings,
@@ -43,14 +44,15 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                     groups=np.array([row["source"].split("/")[1] for row in ROWS]))
     split = split_corpus(corpus)
     folder = tmp_path_factory.mktemp(family.kind)
-    settings = TrainSettings(data=Path("synthetic.csv"), out=folder, members=family.members,
+    settings = TrainSettings(data=(DataSource(Path("synthetic.csv")),), out=folder, members=family.members,
                              tfidf=TfidfSettings(max_features=300), h2o=H2OSettings(ntrees=10),
                              transformers=TransformerTrainSettings(
                                  preset="tiny", fine_tune=FineTuneSettings(epochs=4, max_length=64)))
     build = family.train(TrainingJob(family.members, split, folder, settings))
     assert [entry.name for entry in build.entries] == list(family.members)
     assert {entry.kind for entry in build.entries} == {family.kind}
-    write_manifest(folder, dataclasses.replace(trained_manifest([build], settings, split), bundle_id=family.kind))
+    manifest = trained_manifest([build], settings, split, files=[])
+    write_manifest(folder, dataclasses.replace(manifest, bundle_id=family.kind))
     return family, folder
 
 

