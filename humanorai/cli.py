@@ -23,6 +23,7 @@ from humanorai.members.registry import FAMILIES, all_members
 from humanorai.progress import console
 from humanorai.settings import (
     DEMO_BUNDLE,
+    CrossSettings,
     DataSettings,
     DataSource,
     EngineSettings,
@@ -122,8 +123,15 @@ def train(
     data_credit: Annotated[str | None, typer.Option(
         help="Source and licence of DATA, recorded in the manifest.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    cross: Annotated[str | None, typer.Option(
+        help="Instead of one bundle, evaluate this training on texts it never saw: hold out each group "
+             "(--group-by) or each data file in turn, train on the rest, and write cross.md and cross.json "
+             "to --out.")] = None,
+    sample_per_group: Annotated[int | None, typer.Option(
+        help="With --cross: at most this many texts per group (half of each label where it can).")] = None,
 ) -> None:
-    """Train the ensemble members on DATA and write a verified bundle to --out."""
+    """Train the ensemble members on DATA and write a verified bundle to --out (or, with --cross, a
+    leave-one-out report)."""
     from humanorai.members.registry import parse_members
 
     try:
@@ -140,6 +148,12 @@ def train(
                                            learning_rate=learning_rate, warmup_fraction=warmup, seed=seed)),
             command=_command(),
         )
+        if cross is not None:
+            cross_settings = CrossSettings(settings, cross, sample_per_group, out)  # type: ignore[arg-type]
+            from humanorai.evaluation.cross import cross_evaluate, render_cross_markdown  # loads H2O, PyTorch
+
+            typer.echo(render_cross_markdown(cross_evaluate(cross_settings)))
+            return
         from humanorai.training.pipeline import train_bundle  # after the options are checked: it loads H2O, PyTorch
 
         train_bundle(settings)

@@ -9,6 +9,7 @@ cannot sit on both sides of a split.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ class Corpus:
     groups: np.ndarray | None = None
     dropped_empty: int = 0
     dropped_duplicates: int = 0
+    #: The position of each text's data file among those read (see :func:`load_sources`).
+    origins: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -43,6 +46,7 @@ class Corpus:
             texts=[self.texts[i] for i in indices],
             labels=self.labels[indices],
             groups=None if self.groups is None else self.groups[indices],
+            origins=None if self.origins is None else self.origins[indices],
         )
 
 
@@ -109,6 +113,7 @@ def load_sources(sources: Sequence[DataSource]) -> tuple[Corpus, list[dict[str, 
         origins += [index] * len(file_texts)
     corpus, kept = _clean(texts, np.array(labels, dtype=np.int64), np.array(groups) if grouped == {True} else None)
     kept_origins = np.array(origins, dtype=np.int64)[kept]
+    corpus = dataclasses.replace(corpus, origins=kept_origins)
     files: list[dict[str, object]] = []
     for index, source in enumerate(sources):
         mine = kept_origins == index

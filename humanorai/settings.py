@@ -274,3 +274,24 @@ class TrainSettings:
         choice(self.ensemble, EnsembleChoice, "--ensemble")
         if self.ensemble == "stacked" and len(self.members) == 1:
             raise ValueError("the stacked ensemble needs at least two members")
+
+
+#: What a cross evaluation holds out in turn: each group (``--group-by``) or each data file.
+CrossUnit = Literal["groups", "files"]
+
+
+@dataclass(frozen=True)
+class CrossSettings:
+    """``train --cross``: the training to evaluate, and how."""
+
+    train: TrainSettings
+    unit: CrossUnit = "groups"
+    #: At most this many texts per group, half of each label where it can (``None``: all).
+    sample_per_group: int | None = None
+    #: Folder for ``cross.json`` and ``cross.md``.
+    out: Path = Path("humanorai-cross")
+
+    def __post_init__(self) -> None:
+        choice(self.unit, CrossUnit, "--cross")
+        if self.sample_per_group is not None and self.sample_per_group < 2:
+            raise ValueError(f"--sample-per-group must be at least 2, not {self.sample_per_group}")

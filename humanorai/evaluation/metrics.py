@@ -66,3 +66,19 @@ def expected_calibration_error(table: list[dict[str, Any]]) -> float:
     total = sum(row["count"] for row in table)
     gap = sum(row["count"] * abs(row["mean_p_human"] - row["fraction_human"]) for row in table if row["count"])
     return round(gap / total, 6) if total else float("nan")
+
+
+def human_flagged_ai(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The share of HUMAN texts called AI: the wrongly accused (NaN without human texts)."""
+    human = labels == HUMAN
+    return round(float(np.mean(predictions[human] == AI)), 6) if human.any() else float("nan")
+
+
+def ai_detected_at_fpr(labels: np.ndarray, p_human: np.ndarray, false_positive_rate: float) -> float:
+    """The share of AI texts caught when the threshold lets at most ``false_positive_rate`` of the human
+    texts be called AI (RAID's measure; the threshold is set on these texts' own human scores)."""
+    human, machine = np.sort(p_human[labels == HUMAN]), p_human[labels == AI]
+    if not len(human) or not len(machine):
+        return float("nan")
+    threshold = human[int(np.floor(false_positive_rate * len(human)))]  # texts below it are called AI
+    return round(float(np.mean(machine < threshold)), 6)

@@ -31,7 +31,7 @@ def write_report(report: dict[str, Any], scored: ScoredCorpus, folder: Path, con
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / name for name in (REPORT_JSON, REPORT_MD, ROC_PNG, RELIABILITY_PNG)]
-    paths[0].write_text(json.dumps(_json_safe({"context": context, **report}), indent=2) + "\n", encoding="utf-8")
+    paths[0].write_text(json.dumps(json_safe({"context": context, **report}), indent=2) + "\n", encoding="utf-8")
     paths[1].write_text(render_markdown(report, context), encoding="utf-8")
     _plot_roc(scored, paths[2])
     _plot_reliability(report, paths[3])
@@ -112,11 +112,12 @@ def _plot_reliability(report: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN replaced by None, so it writes as strict JSON (null)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -154,6 +155,10 @@ class Family(Protocol):
     def train(self, job: TrainingJob) -> FamilyBuild:
         """Train ``job.members`` on ``job.split.train`` (validation for early stopping), writing their
         files under ``job.staging``."""
+
+    def session(self, settings: TrainSettings) -> AbstractContextManager[TrainSettings]:
+        """Resources that several trainings in a row can share (e.g. one H2O cluster for every fold of a
+        cross evaluation); yields the settings that use them."""
 
     def load(self, context: BundleContext, entry: MemberEntry) -> Member:
         """Build the member that ``entry`` of a verified bundle describes."""

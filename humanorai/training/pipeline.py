@@ -46,14 +46,25 @@ class Fitted:
 
 def train_bundle(settings: TrainSettings) -> Manifest:
     """Run every training stage and return the manifest of the bundle written to ``settings.out``."""
-    members = settings.members or all_members()
     _check_target(settings.out, settings.overwrite)
+    corpus, files = read_data(settings)
+    return train_on(corpus, files, settings)
+
+
+def read_data(settings: TrainSettings) -> tuple[Corpus, list[dict[str, object]]]:
+    """The data files as one clean corpus, and what each contributed (see :func:`load_sources`)."""
     with stage(f"Reading {', '.join(str(source.path) for source in settings.data)}"):
         corpus, files = load_sources(settings.data)
         for file in files:
             note(f"{file['path']}: {file['kept']} of {file['rows']} rows kept ({file['human']} HUMAN, {file['ai']} AI)")
         note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty and "
              f"{corpus.dropped_duplicates} duplicate texts")
+    return corpus, files
+
+
+def train_on(corpus: Corpus, files: list[dict[str, object]], settings: TrainSettings) -> Manifest:
+    """Split ``corpus``, train every asked-for member and write the bundle to ``settings.out``."""
+    members = settings.members or all_members()
     with stage("Splitting train/valid/test"):
         split = split_corpus(corpus, settings.valid_fraction, settings.test_fraction, settings.seed)
         note(", ".join(f"{part}: {len(getattr(split, part))}" for part in ("train", "valid", "test")))

@@ -3,10 +3,15 @@ their MOJOs in process. Heavy imports (JPype, H2O) happen inside the methods tha
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from humanorai.bundle import Manifest, MemberEntry
 from humanorai.members.base import BundleContext, FamilyBuild, Member, MemberGroup, TrainingJob
+from humanorai.progress import stage
+from humanorai.settings import TrainSettings
 
 if TYPE_CHECKING:
     from humanorai.members.h2o.features import TfidfFeatures
@@ -28,6 +33,19 @@ class H2OFamily:
         from humanorai.members.h2o.train import train_h2o_family
 
         return train_h2o_family(job, self.kind)
+
+    @contextlib.contextmanager
+    def session(self, settings: TrainSettings) -> Iterator[TrainSettings]:
+        """One H2O cluster for every training in the block (unless one is given by URL or none is needed)."""
+        if settings.h2o_url is not None or not set(self.members) & set(settings.members or self.members):
+            yield settings
+            return
+        from humanorai.members.h2o.cluster import h2o_cluster
+
+        with contextlib.ExitStack() as started:
+            with stage("Starting H2O for every training that follows"):
+                url = started.enter_context(h2o_cluster())
+            yield replace(settings, h2o_url=url)
 
     def load(self, context: BundleContext, entry: MemberEntry) -> Member:
         from humanorai.members.h2o.member import MojoMember

@@ -4,10 +4,12 @@ transformers, ONNX Runtime) happen inside the methods that need them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from humanorai.bundle import Manifest, MemberEntry
 from humanorai.members.base import BundleContext, FamilyBuild, Member, MemberGroup, TrainingJob
+from humanorai.settings import TrainSettings
 from humanorai.text import NormalizationSpec
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,10 @@ class TransformerFamily:
         from humanorai.members.transformer.train import train_transformer_family
 
         return train_transformer_family(job, self.kind)
+
+    def session(self, settings: TrainSettings) -> contextlib.AbstractContextManager[TrainSettings]:
+        """Nothing to share between trainings."""
+        return contextlib.nullcontext(settings)
 
     def load(self, context: BundleContext, entry: MemberEntry) -> Member:
         from humanorai.members.transformer.backends import make_backend
