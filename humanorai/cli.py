@@ -177,13 +177,16 @@ def predict(
     stride: StrideOption = None,
     window_aggregation: WindowAggregationOption = "mean",
     ensemble: Annotated[str | None, typer.Option(help=ENSEMBLE_HELP)] = None,
+    operating_point: Annotated[str | None, typer.Option(
+        help="balanced (default), fpr5 or fpr1: call the text AI only below the p_human at which at most "
+             "5 % / 1 % of human validation texts were called AI.")] = None,
 ) -> None:
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
         engine = _load_engine(_bundle_path(bundle), settings)
-        prediction = engine.predict([content], ensemble)[0]
+        prediction = engine.predict([content], ensemble, operating_point)[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
     if as_json:
@@ -329,7 +332,8 @@ def _print_table(prediction: Prediction) -> None:
                       f"{confidence_percent(vote.prediction, vote.p_human):.2f} %", f"{vote.p_human:.4f}",
                       f"{prediction.timings_ms.get(vote.member, 0.0):.1f}")
     verdict = prediction.verdict
-    table.add_row(f"[bold]ensemble ({verdict.method})[/bold]", f"[bold]{verdict.label}[/bold]",
+    point = "" if verdict.operating_point == "balanced" else f", {verdict.operating_point}"
+    table.add_row(f"[bold]ensemble ({verdict.method}{point})[/bold]", f"[bold]{verdict.label}[/bold]",
                   f"{verdict.confidence:.2f} %", f"{verdict.p_human:.4f}", f"{prediction.timings_ms['total']:.1f}")
     output = Console()
     output.print(table)

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 
 from humanorai.labels import AI, HUMAN, label_name
+from humanorai.scoring.ensemble import threshold_at_fpr
 
 #: Equal-width bins of ``p_human`` for the calibration error and the reliability diagram.
 CALIBRATION_BINS = 10
@@ -77,8 +78,7 @@ def human_flagged_ai(labels: np.ndarray, predictions: np.ndarray) -> float:
 def ai_detected_at_fpr(labels: np.ndarray, p_human: np.ndarray, false_positive_rate: float) -> float:
     """The share of AI texts caught when the threshold lets at most ``false_positive_rate`` of the human
     texts be called AI (RAID's measure; the threshold is set on these texts' own human scores)."""
-    human, machine = np.sort(p_human[labels == HUMAN]), p_human[labels == AI]
+    human, machine = p_human[labels == HUMAN], p_human[labels == AI]
     if not len(human) or not len(machine):
         return float("nan")
-    threshold = human[int(np.floor(false_positive_rate * len(human)))]  # texts below it are called AI
-    return round(float(np.mean(machine < threshold)), 6)
+    return round(float(np.mean(machine < threshold_at_fpr(human, false_positive_rate))), 6)

@@ -146,21 +146,24 @@ class Engine:
     def batching(self) -> bool:
         return self._batcher is not None
 
-    def predict(self, texts: Sequence[str], method: str | None = None) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], method: str | None = None,
+                operating_point: str | None = None) -> list[Prediction]:
         """Score ``texts`` and return one :class:`Prediction` per text, in order.
 
         ``method`` picks the ensemble method (``majority``, ``soft``, ``stacked``; None = the bundle's
-        default). The cache keeps the members' votes, so every method answers from one scoring.
+        default), ``operating_point`` the threshold (``balanced``, ``fpr5``, ``fpr1``; None = balanced).
+        The cache keeps the members' votes, so every method and point answers from one scoring.
         """
         if self._batcher is not None:
-            return self.submit(texts, method).result()
-        method = self.ensemble.check(method)
+            return self.submit(texts, method, operating_point).result()
+        method, point = self.ensemble.check(method), self.ensemble.check_point(operating_point)
         normalized, keys, scored, missing = self._lookup(texts)
         if missing:
             self._fill(keys, scored, missing, self._score([normalized[index] for index in missing]))
-        return self._predictions(scored, missing, method)
+        return self._predictions(scored, missing, method, point)
 
-    def submit(self, texts: Sequence[str], method: str | None = None) -> Future[list[Prediction]]:
+    def submit(self, texts: Sequence[str], method: str | None = None,
+               operating_point: str | None = None) -> Future[list[Prediction]]:
         """Queue ``texts`` for the micro-batcher and return a future of their predictions.
 
         Cancelling the future before its batch runs drops the work (a caller that has gone away costs no
@@ -169,11 +172,11 @@ class Engine:
         """
         if self._batcher is None:
             raise RuntimeError("submit needs an engine with batching")
-        method = self.ensemble.check(method)
+        method, point = self.ensemble.check(method), self.ensemble.check_point(operating_point)
         normalized, keys, scored, missing = self._lookup(texts)
         outcome: Future[list[Prediction]] = Future()
         if not missing:
-            outcome.set_result(self._predictions(scored, missing, method))
+            outcome.set_result(self._predictions(scored, missing, method, point))
             return outcome
         queued = self._batcher.submit([normalized[index] for index in missing])
 
@@ -186,7 +189,7 @@ class Engine:
                     outcome.set_exception(error)
                     return
                 self._fill(keys, scored, missing, done.result())
-                outcome.set_result(self._predictions(scored, missing, method))
+                outcome.set_result(self._predictions(scored, missing, method, point))
 
         queued.add_done_callback(finish)
         outcome.add_done_callback(lambda future: queued.cancel() if future.cancelled() else None)
@@ -213,15 +216,16 @@ class Engine:
             scored[index] = result
             self._cache.put(keys[index], result)
 
-    def _predictions(self, scored: list[ScoredText | None], computed: list[int], method: str) -> list[Prediction]:
-        """Each scoring's verdict by ``method``; those not in ``computed`` came from the cache."""
+    def _predictions(self, scored: list[ScoredText | None], computed: list[int], method: str,
+                     point: str) -> list[Prediction]:
+        """Each scoring's verdict by ``method`` at ``point``; those not in ``computed`` came from the cache."""
         fresh = set(computed)
         unavailable = sorted(self.unavailable)
         predictions = []
         for index, result in enumerate(scored):
             assert result is not None
             predictions.append(Prediction(
-                votes=result.votes, verdict=self.ensemble.combine(list(result.votes), method),
+                votes=result.votes, verdict=self.ensemble.combine(list(result.votes), method, point),
                 timings_ms=result.timings_ms, bundle_id=self.manifest.bundle_id, unavailable=unavailable,
                 windows=result.windows, cached=index not in fresh))
         return predictions

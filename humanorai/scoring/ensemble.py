@@ -11,6 +11,10 @@ probability of the predicted label in percent. The ensemble ``p_human`` is the m
 ``majority`` and ``soft`` and the stacker's output for ``stacked``. Unlike the original, which averaged the
 confidences of members that predicted different labels, a split vote therefore shows a confidence near 50 %.
 
+An operating point moves the verdict's threshold: ``balanced`` is each method's own rule; ``fpr5`` and
+``fpr1`` call a text AI only when its ensemble ``p_human`` is below the value under which at most 5 % / 1 % of
+the human validation texts fell (fitted during training, stored per method in the manifest).
+
 Members may carry a Platt calibration (fitted on validation, stored in the manifest); the engine applies it
 to the member's ``p_human`` before any of this runs, so the member's vote uses the calibrated value too.
 """
@@ -18,17 +22,19 @@ to the member's ``p_human`` before any of this runs, so the member's vote uses t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 import numpy as np
 
 from humanorai.errors import InputError
 from humanorai.labels import AI, HUMAN, label_name
-from humanorai.settings import EnsembleMethod
+from humanorai.settings import EnsembleMethod, OperatingPoint
 
 MAJORITY, SOFT, STACKED = get_args(EnsembleMethod)
 METHODS: tuple[str, ...] = get_args(EnsembleMethod)
+BALANCED = "balanced"
+OPERATING_POINTS: tuple[str, ...] = get_args(OperatingPoint)
 #: Probabilities are clipped this far from 0 and 1 before taking logits (a MOJO may answer exactly 1.0).
 LOGIT_EPSILON = 1e-6
 
@@ -53,6 +59,7 @@ class Verdict:
     vote_count: int
     total_models: int
     method: str = MAJORITY
+    operating_point: str = BALANCED
 
     @property
     def label(self) -> str:
@@ -67,6 +74,13 @@ def confidence_percent(prediction: int, p_human: float) -> float:
     """Probability of ``prediction`` in percent, rounded to 2 decimals."""
     probability = p_human if prediction == HUMAN else 1.0 - p_human
     return round(100.0 * probability, 2)
+
+
+def threshold_at_fpr(human_p_human: np.ndarray, false_positive_rate: float) -> float:
+    """The ``p_human`` below which (strictly) at most ``false_positive_rate`` of these human texts fall, so
+    that calling AI only the texts below it accuses at most that share of them."""
+    ordered = np.sort(np.asarray(human_p_human, dtype=np.float64))
+    return float(ordered[int(np.floor(false_positive_rate * len(ordered)))])
 
 
 def logit(p_human: np.ndarray | float) -> np.ndarray:
@@ -156,16 +170,37 @@ def stacked_vote(votes: list[Vote], stacker: Stacker) -> Verdict:
 
 @dataclass(frozen=True)
 class EnsemblePolicy:
-    """The bundle's ensemble settings: its default method and, when trained, the stacker."""
+    """The bundle's ensemble settings: its default method and, when trained, the stacker and the
+    operating points' thresholds (method → point → ``p_human`` threshold)."""
 
     default: str = MAJORITY
     stacker: Stacker | None = None
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, ensemble: Mapping[str, Any]) -> EnsemblePolicy:
         stacker = ensemble.get(STACKED)
+        thresholds = {method: {point: float(value) for point, value in points.items()}
+                      for method, points in ensemble.get("operating_points", {}).items()}
         return cls(default=ensemble.get("method", MAJORITY),
-                   stacker=None if stacker is None else Stacker.from_dict(stacker))
+                   stacker=None if stacker is None else Stacker.from_dict(stacker), thresholds=thresholds)
+
+    @property
+    def operating_points(self) -> tuple[str, ...]:
+        """The operating points this bundle can use (``balanced`` always)."""
+        fitted = set.intersection(*(set(points) for points in self.thresholds.values())) if self.thresholds else set()
+        return tuple(point for point in OPERATING_POINTS if point == BALANCED or point in fitted)
+
+    def check_point(self, point: str | None) -> str:
+        """The operating point to use for a request asking for ``point`` (None = ``balanced``)."""
+        if point is None:
+            return BALANCED
+        if point not in OPERATING_POINTS:
+            raise InputError(f"unknown operating point {point!r}; choose from {', '.join(OPERATING_POINTS)}")
+        if point not in self.operating_points:
+            raise InputError(f"this bundle has no {point} operating point (bundles trained before operating points "
+                             f"existed have only balanced); choose from {', '.join(self.operating_points)}")
+        return point
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -183,15 +218,20 @@ class EnsemblePolicy:
                              f"choose from {', '.join(self.methods)}")
         return method
 
-    def combine(self, votes: list[Vote], method: str | None = None) -> Verdict:
-        """The verdict by ``method``. ``stacked`` with one of its members unavailable falls back to ``soft``
-        (the verdict's ``method`` says so): a degraded service keeps answering."""
-        chosen = self.check(method)
-        if chosen == STACKED and self.stacker is not None:
-            if set(self.stacker.members) <= {vote.member for vote in votes}:
-                return stacked_vote(votes, self.stacker)
-            chosen = SOFT
-        return soft_vote(votes) if chosen == SOFT else majority_vote(votes)
+    def combine(self, votes: list[Vote], method: str | None = None, point: str | None = None) -> Verdict:
+        """The verdict by ``method`` at operating ``point``. ``stacked`` with one of its members unavailable
+        falls back to ``soft`` (the verdict's ``method`` says so): a degraded service keeps answering."""
+        chosen, at = self.check(method), self.check_point(point)
+        if chosen == STACKED and self.stacker is not None and set(self.stacker.members) <= {v.member for v in votes}:
+            verdict = stacked_vote(votes, self.stacker)
+        elif chosen == MAJORITY:
+            verdict = majority_vote(votes)
+        else:  # soft, or stacked without one of its members
+            verdict = soft_vote(votes)
+        if at == BALANCED:
+            return verdict
+        threshold = self.thresholds[verdict.method][at]
+        return replace(verdict, prediction=HUMAN if verdict.p_human >= threshold else AI, operating_point=at)
 
 
 def _tally(votes: list[Vote]) -> tuple[int, int, float]:

@@ -144,12 +144,13 @@ class Service:
         if len(text) > self.settings.max_text_chars:
             raise ApiError(413, f"{label} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
 
-    async def score(self, request: Request, texts: list[str], method: str | None) -> list[Prediction]:
+    async def score(self, request: Request, texts: list[str], method: str | None,
+                    point: str | None) -> list[Prediction]:
         engine = self.loader.ready_engine()
         with self.admission:
             if engine.batching:
-                return await _unless_disconnected(request, engine.submit(texts, method), self.metrics)
-            return await run_in_threadpool(engine.predict, texts, method)
+                return await _unless_disconnected(request, engine.submit(texts, method, point), self.metrics)
+            return await run_in_threadpool(engine.predict, texts, method, point)
 
 
 def service(request: Request) -> Service:
@@ -173,7 +174,7 @@ public = APIRouter()
 async def predict(body: PredictRequest, request: Request, parts: ServiceDependency) -> PredictResponse:
     """Classify one text: each model's verdict and the ensemble's (the bundle's method unless asked otherwise)."""
     parts.check_text(body.text, "text")
-    (prediction,) = await parts.score(request, [body.text], body.ensemble)
+    (prediction,) = await parts.score(request, [body.text], body.ensemble, body.operating_point)
     return PredictResponse.of(prediction, body.text)
 
 
@@ -187,7 +188,7 @@ async def predict_batch(body: BatchPredictRequest, request: Request, parts: Serv
         raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {limit}")
     for position, text in enumerate(body.texts):
         parts.check_text(text, f"texts[{position}]")
-    predictions = await parts.score(request, body.texts, body.ensemble)
+    predictions = await parts.score(request, body.texts, body.ensemble, body.operating_point)
     return BatchPredictResponse(results=[PredictResponse.of(prediction, text)
                                          for prediction, text in zip(predictions, body.texts, strict=True)])
 
@@ -217,7 +218,8 @@ async def ready(parts: ServiceDependency) -> JSONResponse:
         "ready": True, "status": "degraded" if engine.unavailable else "ok",
         "bundle": engine.manifest.bundle_id, "members": engine.describe_members(),
         "unavailable": engine.unavailable, "load_seconds": round(loader.load_seconds or 0.0, 2),
-        "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods)},
+        "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods),
+                     "operating_points": list(engine.ensemble.operating_points)},
     })
 
 

@@ -12,21 +12,25 @@ from pydantic import BaseModel, Field, StrictStr
 from humanorai.labels import label_name
 from humanorai.scoring.engine import Prediction
 from humanorai.scoring.ensemble import Verdict, Vote, confidence_percent
-from humanorai.settings import EnsembleMethod
+from humanorai.settings import EnsembleMethod, OperatingPoint
 
 #: Below this many words a verdict is flagged as unreliable (the web page asks for at least this many).
 MIN_RELIABLE_WORDS = 50
+OPERATING_POINT_DESCRIPTION = ("balanced (default), fpr5 or fpr1: call a text AI only below the p_human at "
+                               "which at most 5 % / 1 % of human validation texts were called AI.")
 ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or stacked; default: the bundle's."
 
 
 class PredictRequest(BaseModel):
     text: StrictStr = Field(description="The text to classify (English).")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
+    operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
 
 
 class BatchPredictRequest(BaseModel):
     texts: list[StrictStr] = Field(description="Texts to classify, each scored as in /predict.")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
+    operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
 
 
 class MemberResult(BaseModel):
@@ -51,12 +55,15 @@ class EnsembleResult(BaseModel):
     vote_count: int = Field(description="How many models say HUMAN.")
     total_models: int
     method: str
+    operating_point: str = Field(description="balanced, or fpr5 / fpr1: at most 5 % / 1 % of human "
+                                             "validation texts were called AI at this threshold.")
 
     @classmethod
     def of(cls, verdict: Verdict) -> EnsembleResult:
         return cls(prediction=verdict.prediction, label=verdict.label, confidence=verdict.confidence,
                    p_human=round(verdict.p_human, 6), vote_count=verdict.vote_count,
-                   total_models=verdict.total_models, method=verdict.method)
+                   total_models=verdict.total_models, method=verdict.method,
+                   operating_point=verdict.operating_point)
 
 
 class PredictResponse(BaseModel):

@@ -31,7 +31,7 @@ from humanorai.progress import note, stage
 from humanorai.scoring.engine import Engine
 from humanorai.scoring.ensemble import MAJORITY, STACKED, Calibration, EnsemblePolicy, calibrated
 from humanorai.settings import TrainSettings
-from humanorai.training.stacking import fit_calibration, fit_stacker
+from humanorai.training.stacking import fit_calibration, fit_operating_points, fit_stacker
 
 REPORT_DIR = "report"
 
@@ -96,7 +96,7 @@ def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]]
             builds.append(family.train(TrainingJob(asked, split, staging, settings)))
     trained = trained_manifest(builds, settings, split, files)
     valid_scores, test_scores = _score_as_served(staging, trained, split)
-    fitted = _fit_ensemble(trained, valid_scores, split.valid.labels, settings.calibrate)
+    fitted = _fit_ensemble(trained, valid_scores, split.valid, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
     scored, report = _evaluate(trained, fitted, split.test, test)
     chosen: str = report["best_method"] if settings.ensemble == "best" else settings.ensemble
@@ -156,25 +156,35 @@ def _score_as_served(staging: Path, manifest: Manifest, split: Split) -> tuple[d
             engine.close()
 
 
-def _fit_ensemble(manifest: Manifest, valid_scores: dict[str, np.ndarray], labels: np.ndarray,
+def _fit_ensemble(manifest: Manifest, valid_scores: dict[str, np.ndarray], valid: Corpus,
                   calibrate: bool) -> Fitted:
-    """Fit the optional member calibrations, then the stacker, on the validation split's served scores."""
-    what = "calibration and the stacked ensemble" if calibrate else "the stacked ensemble"
+    """Fit the optional member calibrations, the stacker and the operating points on the validation
+    split's served scores."""
+    what = "calibration, the stacked ensemble" if calibrate else "the stacked ensemble"
     calibrations: dict[str, Calibration] = {}
-    with stage(f"Fitting {what} on the validation split ({len(labels)} texts)"):
+    ensemble: dict[str, Any] = {}
+    with stage(f"Fitting {what} and the operating points on the validation split ({len(valid)} texts)"):
         if calibrate:
             for entry in manifest.members:
-                calibration = calibrations[entry.name] = fit_calibration(valid_scores[entry.name], labels)
+                calibration = calibrations[entry.name] = fit_calibration(valid_scores[entry.name], valid.labels)
                 note(f"{entry.name}: calibrated p = sigmoid({calibration.slope:.3f} · logit(p) "
                      f"{calibration.intercept:+.3f})")
         p_human = calibrated(valid_scores, calibrations)
         if len(p_human) < 2:
             note("one member: no stacked ensemble")
-            return Fitted(calibrations, {})
-        stacker = fit_stacker(p_human, labels)
-        note("stacker weights: " + ", ".join(f"{name} {weight:.3f}"
-                                             for name, weight in zip(stacker.members, stacker.weights, strict=True)))
-        return Fitted(calibrations, {STACKED: stacker.to_dict()})
+        else:
+            stacker = fit_stacker(p_human, valid.labels)
+            ensemble[STACKED] = stacker.to_dict()
+            note("stacker weights: " + ", ".join(
+                f"{name} {weight:.3f}" for name, weight in zip(stacker.members, stacker.weights, strict=True)))
+        thresholds = {entry.name: entry.threshold for entry in manifest.members}
+        scored = combine_scores(valid, p_human, thresholds, EnsemblePolicy.from_manifest(ensemble))
+        ensemble["operating_points"] = fit_operating_points(
+            {method: result.p_human for method, result in scored.methods.items()}, valid.labels)
+        note("operating points (p_human below which a text is called AI): " + "; ".join(
+            f"{method} " + ", ".join(f"{point} {value:.4f}" for point, value in points.items())
+            for method, points in ensemble["operating_points"].items()))
+    return Fitted(calibrations, ensemble)
 
 
 def _evaluate(manifest: Manifest, fitted: Fitted, test: Corpus,

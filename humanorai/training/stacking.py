@@ -13,7 +13,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from humanorai.errors import TrainingError
-from humanorai.scoring.ensemble import Calibration, Stacker, logit
+from humanorai.labels import HUMAN
+from humanorai.scoring.ensemble import Calibration, Stacker, logit, threshold_at_fpr
+from humanorai.settings import FALSE_POSITIVE_RATES
 
 #: Platt scaling has two parameters and thousands of texts: effectively unregularised.
 CALIBRATION_C = 1e4
@@ -40,3 +42,15 @@ def _fit(inputs: np.ndarray, labels: np.ndarray, regularisation_c: float) -> Log
     if len(set(labels.tolist())) != 2:
         raise TrainingError("the validation split needs both labels to fit calibration or stacking")
     return LogisticRegression(C=regularisation_c, max_iter=1000).fit(inputs, labels)
+
+
+def fit_operating_points(p_human_by_method: Mapping[str, np.ndarray],
+                         labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per method, the ``p_human`` thresholds at which at most 5 % and 1 % of these human texts are called AI
+    (not rounded: a rounded threshold could let one more of them fall below it)."""
+    human = labels == HUMAN
+    if not human.any():
+        raise TrainingError("the validation split needs human texts to fit the operating points")
+    return {method: {point: threshold_at_fpr(p_human[human], rate)
+                     for point, rate in FALSE_POSITIVE_RATES.items()}
+            for method, p_human in p_human_by_method.items()}

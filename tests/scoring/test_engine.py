@@ -8,7 +8,7 @@ import pytest
 
 from humanorai.errors import InputError
 from humanorai.evaluation.metrics import binary_metrics
-from humanorai.labels import HUMAN
+from humanorai.labels import AI, HUMAN
 from humanorai.scoring.engine import Engine, EngineObserver
 from humanorai.settings import BatchLimits, EngineSettings
 from tests.synthetic import make_rows
@@ -163,3 +163,17 @@ def test_a_corrupt_shared_tfidf_file_takes_down_only_the_h2o_members(tiny_bundle
     prediction = engine.predict([TEXTS[0]])[0]
     assert [vote.member for vote in prediction.votes] == ["BERT", "RoBERTa"] and "tfidf" not in prediction.timings_ms
     engine.close()
+
+
+def test_an_operating_point_calls_ai_only_below_its_threshold(engine: Engine) -> None:
+    points = engine.manifest.ensemble["operating_points"]
+    assert set(points) == {"majority", "soft", "stacked"}
+    for method, thresholds in points.items():
+        assert thresholds["fpr1"] <= thresholds["fpr5"]  # fewer humans flagged: a lower bar for AI
+        for point in ("fpr5", "fpr1"):
+            for prediction in engine.predict(TEXTS, method, point):
+                verdict = prediction.verdict
+                assert (verdict.method, verdict.operating_point) == (method, point)
+                assert verdict.prediction == (HUMAN if verdict.p_human >= thresholds[point] else AI)
+    balanced = engine.predict(TEXTS[:3])
+    assert {prediction.verdict.operating_point for prediction in balanced} == {"balanced"}

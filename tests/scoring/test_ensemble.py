@@ -17,6 +17,7 @@ from humanorai.scoring.ensemble import (
     majority_vote,
     soft_vote,
     stacked_vote,
+    threshold_at_fpr,
 )
 
 
@@ -115,3 +116,31 @@ def test_stacked_falls_back_to_soft_when_one_of_its_members_is_missing() -> None
     policy = EnsemblePolicy(stacker=Stacker(members=("M0", "M1"), weights=(1.0, 1.0), intercept=0.0))
     verdict = policy.combine([Vote("M0", 0.7, 0.5)], "stacked")
     assert (verdict.method, verdict.p_human) == ("soft", 0.7)
+
+
+def test_threshold_at_a_false_positive_rate_lets_at_most_that_share_of_humans_below() -> None:
+    human = np.array([0.9, 0.2, 0.6, 0.4, 0.8, 0.3, 0.7, 0.5, 0.95, 0.85])
+    assert threshold_at_fpr(human, 0.1) == 0.3  # one of ten (0.2) lies below
+    assert threshold_at_fpr(human, 0.05) == 0.2  # none may: below the lowest
+    assert threshold_at_fpr(human, 0.25) == 0.4  # floor(2.5) = 2 below: 0.2, 0.3
+
+
+def test_an_operating_point_moves_the_threshold_of_the_verdicts_method() -> None:
+    points = {"majority": {"fpr5": 0.3, "fpr1": 0.1}, "soft": {"fpr5": 0.35, "fpr1": 0.15}}
+    policy = EnsemblePolicy.from_manifest({"method": "majority", "operating_points": points})
+    assert policy.operating_points == ("balanced", "fpr5", "fpr1")
+    mostly_ai = votes(0.4, 0.3, 0.2)  # mean p_human 0.3: AI by every method's own rule
+    assert policy.combine(mostly_ai).prediction == AI
+    at_fpr1 = policy.combine(mostly_ai, "majority", "fpr1")
+    assert (at_fpr1.prediction, at_fpr1.operating_point, at_fpr1.vote_count) == (HUMAN, "fpr1", 0)
+    assert policy.combine(mostly_ai, "soft", "fpr5").prediction == AI  # 0.3 < 0.35
+    assert policy.combine(mostly_ai, "majority", "fpr5").prediction == HUMAN  # 0.3 >= 0.3
+    with pytest.raises(InputError, match="unknown operating point 'fpr2'"):
+        policy.check_point("fpr2")
+
+
+def test_a_bundle_without_operating_points_offers_only_balanced() -> None:
+    policy = EnsemblePolicy.from_manifest({"method": "majority"})
+    assert policy.operating_points == ("balanced",) and policy.check_point(None) == "balanced"
+    with pytest.raises(InputError, match="this bundle has no fpr5 operating point"):
+        policy.combine(votes(0.9), "majority", "fpr5")

@@ -76,7 +76,8 @@ def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> No
     answers = {method: app_client.post("/predict", json={"text": LONG_ENOUGH, "ensemble": method}).json()
                for method in ("majority", "soft", "stacked")}
     batch = app_client.post("/predict/batch", json={"texts": [LONG_ENOUGH], "ensemble": "soft"}).json()
-    assert ready["ensemble"] == {"default": "majority", "methods": ["majority", "soft", "stacked"]}
+    assert ready["ensemble"] == {"default": "majority", "methods": ["majority", "soft", "stacked"],
+                                 "operating_points": ["balanced", "fpr5", "fpr1"]}
     assert {method: answer["ensemble"]["method"] for method, answer in answers.items()} == {
         "majority": "majority", "soft": "soft", "stacked": "stacked"}
     members = [answer["individual_results"] for answer in answers.values()]
@@ -94,6 +95,8 @@ def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> No
     (b'{"text": null}', 422, "text: Input should be a valid string"),
     (b'{"text": "   \\n "}', 422, "text is empty or only whitespace"),
     (b'{"text": "fine", "ensemble": "median"}', 422, "ensemble: Input should be 'majority', 'soft' or 'stacked'"),
+    (b'{"text": "fine", "operating_point": "fpr2"}', 422,
+     "operating_point: Input should be 'balanced', 'fpr5' or 'fpr1'"),
     (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
 ])
 def test_bad_input_gets_a_clear_4xx(app_client: TestClient, body: bytes, status: int, message: str) -> None:
@@ -199,3 +202,16 @@ def test_past_the_concurrency_limit_requests_are_told_to_retry(tiny_bundle: Path
         response = client.post("/predict", json={"text": LONG_ENOUGH})
     assert response.status_code == 429 and response.headers["Retry-After"] == "1"
     assert response.json()["error"] == "server busy: 0 requests in progress; retry shortly"
+
+
+def test_the_operating_point_is_chosen_per_request_and_said_in_the_answer(app_client: TestClient) -> None:
+    thresholds = app_client.get("/models").json()["ensemble"]["operating_points"]["soft"]
+    for point in ("balanced", "fpr5", "fpr1"):
+        body = app_client.post("/predict", json={"text": LONG_ENOUGH, "ensemble": "soft",
+                                                  "operating_point": point}).json()
+        ensemble = body["ensemble"]
+        assert ensemble["operating_point"] == point
+        bar = 0.5 if point == "balanced" else thresholds[point]
+        assert ensemble["label"] == ("HUMAN" if ensemble["p_human"] >= bar else "AI")
+    default = app_client.post("/predict", json={"text": LONG_ENOUGH}).json()
+    assert default["ensemble"]["operating_point"] == "balanced"

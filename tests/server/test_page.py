@@ -120,6 +120,20 @@ def test_the_ensemble_method_menu_offers_the_bundles_methods_and_is_sent(browser
     assert browser.find_element(By.ID, "verdict-confidence").text == f"{api['ensemble']['confidence']:.2f} %"
 
 
+def test_the_operating_point_menu_is_offered_and_sent(browser: WebDriver, live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    menu = Select(browser.find_element(By.ID, "point"))
+    assert [option.get_attribute("value") for option in menu.options] == ["balanced", "fpr5", "fpr1"]
+    assert menu.first_selected_option.get_attribute("value") == "balanced"
+    menu.select_by_value("fpr1")
+    type_text(browser, ARTICLE)
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "verdict-votes"),
+                                                                 "≤ 1 % of humans flagged"))
+    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE, "operating_point": "fpr1"}, timeout=60).json()
+    assert browser.find_element(By.ID, "verdict-label").text == api["ensemble"]["label"]
+
+
 def test_statistics_open_and_close_by_button_and_escape(browser: WebDriver, live_server: LiveServer) -> None:
     wait = open_page(browser, live_server)
     type_text(browser, ARTICLE)

@@ -51,7 +51,7 @@ async function analyze() {
     const response = await fetch("/predict", {
       method: "POST",
       headers: requestHeaders(),
-      body: JSON.stringify({ text, ensemble: $("method").value }),
+      body: JSON.stringify({ text, ensemble: $("method").value, operating_point: $("point").value }),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (response.status === 401) {
@@ -96,7 +96,8 @@ function render(result) {
   $("verdict-label").textContent = ensemble.label;
   $("verdict-confidence").textContent = `${ensemble.confidence.toFixed(2)} %`;
   $("verdict-votes").textContent =
-    `${ensemble.vote_count} of ${ensemble.total_models} models say HUMAN (${METHOD_NAMES[ensemble.method]})`;
+    `${ensemble.vote_count} of ${ensemble.total_models} models say HUMAN (${METHOD_NAMES[ensemble.method]}` +
+    `${ensemble.operating_point === "balanced" ? "" : `, ${POINT_NAMES[ensemble.operating_point]}`})`;
   $("verdict-time").textContent = `${result.timings_ms.total.toFixed(0)} ms${result.cached ? " (cached)" : ""}`;
   const notes = [];
   if (result.unavailable_models.length) notes.push(`Unavailable: ${result.unavailable_models.join(", ")}.`);
@@ -202,12 +203,21 @@ function closeStats() {
 }
 
 const METHOD_NAMES = { majority: "majority vote", soft: "mean probability", stacked: "stacked model" };
+const POINT_NAMES = {
+  balanced: "balanced",
+  fpr5: "≤ 5 % of humans flagged",
+  fpr1: "≤ 1 % of humans flagged",
+};
 
 function offerMethods(ensemble) {
   const select = $("method");
   select.replaceChildren(...ensemble.methods.map((method) => new Option(METHOD_NAMES[method], method)));
   select.value = ensemble.default;
   select.disabled = false;
+  const points = $("point");
+  points.replaceChildren(...ensemble.operating_points.map((point) => new Option(POINT_NAMES[point], point)));
+  points.value = "balanced";
+  points.disabled = false;
 }
 
 async function pollReady() {
