@@ -30,8 +30,8 @@ from humanorai.bundle import Manifest, read_manifest
 from humanorai.corpus import read_table
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.h2o.cluster import h2o, h2o_cluster
-from humanorai.members.h2o.family import H2OFamily, tfidf_of
-from humanorai.members.h2o.features import TfidfFeatures
+from humanorai.members.h2o.family import H2OFamily, features_of
+from humanorai.members.h2o.features import FeatureSet
 from humanorai.members.h2o.train import predict_via_h2oframe
 from humanorai.scoring.engine import Engine
 from humanorai.settings import EngineSettings
@@ -50,7 +50,7 @@ class OriginalH2O:
     so this path and the engine score the very same models.
     """
 
-    def __init__(self, bundle: Path, manifest: Manifest, tfidf: TfidfFeatures) -> None:
+    def __init__(self, bundle: Path, manifest: Manifest, tfidf: FeatureSet) -> None:
         h2o.no_progress()  # H2O draws progress bars on stdout, which holds the results
         self.models = {entry.name: h2o.import_mojo(str(bundle / entry.options["mojo"]))
                        for entry in manifest.members if entry.kind == H2OFamily.kind}
@@ -152,7 +152,7 @@ def run(bundle: Path, corpus: Path, texts: list[str], engine: Engine) -> bool:
     for text in texts[:5]:
         ours(text)  # warm-up, as a server is warm after loading
     with h2o_cluster():
-        reference = OriginalH2O(bundle, engine.manifest, tfidf_of(engine.context))
+        reference = OriginalH2O(bundle, engine.manifest, features_of(engine.context))
         reference.predict(texts[0])  # warm-up of the cluster's models
         median_a = statistics.median(per_text_ms(reference.predict, texts))
         median_b = statistics.median(per_text_ms(reference.predict_shared_frame, texts))

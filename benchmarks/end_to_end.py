@@ -37,8 +37,8 @@ from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.labels import HUMAN
 from humanorai.members.base import TextBatch
 from humanorai.members.h2o.cluster import h2o_cluster
-from humanorai.members.h2o.family import TFIDF_DIR, H2OFamily, tfidf_of
-from humanorai.members.h2o.features import TfidfFeatures
+from humanorai.members.h2o.family import H2OFamily, features_of
+from humanorai.members.h2o.features import FeatureSet
 from humanorai.members.h2o.member import tfidf_matrix
 from humanorai.members.transformer.family import TransformerFamily
 from humanorai.progress import stage
@@ -424,7 +424,7 @@ def _run_original(root: Path, singles: list[str], batch: list[str], options: Ben
         with stage("Starting H2O for the original path"):
             cluster.enter_context(h2o_cluster())
         with stage("Loading the original path (MOJOs imported into H2O, PyTorch FP32)"):
-            classical = OriginalH2O(root, manifest, TfidfFeatures.load(root / TFIDF_DIR))
+            classical = OriginalH2O(root, manifest, FeatureSet.load(root, manifest.preprocessing))
             transformers = {entry.name: OriginalTransformer(root / entry.options["folder"], options.max_length)
                             for entry in manifest.members if entry.kind == TransformerFamily.kind}
 
@@ -455,7 +455,7 @@ def _run_engine(root: Path, singles: list[str], batch: list[str],
     try:
         if engine.unavailable:
             raise BundleError(f"the benchmark bundle did not load fully: {engine.unavailable}")
-        tfidf = tfidf_of(engine.context)
+        tfidf = features_of(engine.context)
 
         def score(text: str) -> tuple[dict[str, float], dict[str, float]]:
             started = time.perf_counter()

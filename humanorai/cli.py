@@ -91,7 +91,10 @@ def train(
         help="Column whose values keep related texts in one split (e.g. source).")] = None,
     group_pattern: GroupPatternOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the split and the models.")] = 42,
-    max_features: Annotated[int, typer.Option(help="TF-IDF vocabulary size.")] = 5000,
+    features: Annotated[str, typer.Option(
+        help="The H2O members' features: word (1-2-grams, the original's), char (2-5-grams within words, which "
+             "travel better to unseen domains) or word+char.")] = "word",
+    max_features: Annotated[int, typer.Option(help="TF-IDF vocabulary size (per block of --features).")] = 5000,
     max_ngram: Annotated[int, typer.Option(help="Longest word n-gram in the TF-IDF (1 = unigrams).")] = 2,
     min_df: Annotated[int, typer.Option(help="Minimum number of training texts a term must occur in.")] = 2,
     ntrees: Annotated[int, typer.Option(help="Most trees for DRF and GBM (early stopping may use fewer).")] = 300,
@@ -138,7 +141,8 @@ def train(
         settings = TrainSettings(
             data=_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)), out=out,
             members=parse_members(members), seed=seed, overwrite=overwrite,
-            tfidf=TfidfSettings(max_features=max_features, max_ngram=max_ngram, min_df=min_df),
+            tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
+                                min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed), h2o_url=h2o_url, calibrate=calibrate,
             ensemble=ensemble, serving_only=serving_only, data_credit=data_credit,  # type: ignore[arg-type]
             transformers=TransformerTrainSettings(

@@ -154,15 +154,33 @@ class ServiceSettings:
         )
 
 
+#: A block of TF-IDF features for the H2O members: word n-grams or character n-grams.
+FeatureBlock = Literal["word", "char"]
+#: The H2O members' feature set: ``word`` (the original's 1–2-grams), ``char`` (2–5-grams inside word
+#: boundaries) or both side by side.
+FeatureChoice = Literal["word", "char", "word+char"]
+
+
 @dataclass(frozen=True)
 class TfidfSettings:
     """The TF-IDF features of the H2O members."""
 
+    features: FeatureChoice = "word"
+    #: Terms per block.
     max_features: int = 5000
     #: Longest word n-gram (1 = unigrams).
     max_ngram: int = 2
+    #: Shortest and longest character n-gram.
+    char_ngram_range: tuple[int, int] = (2, 5)
     #: Fewest training texts a term must occur in.
     min_df: int = 2
+
+    def __post_init__(self) -> None:
+        choice(self.features, FeatureChoice, "--features")
+
+    @property
+    def blocks(self) -> tuple[FeatureBlock, ...]:
+        return tuple(block for block in get_args(FeatureBlock) if block in self.features.split("+"))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     split = split_corpus(corpus)
     folder = tmp_path_factory.mktemp(family.kind)
     settings = TrainSettings(data=(DataSource(Path("synthetic.csv")),), out=folder, members=family.members,
-                             tfidf=TfidfSettings(max_features=300), h2o=H2OSettings(ntrees=10),
+                             tfidf=TfidfSettings(features="word+char", max_features=300), h2o=H2OSettings(ntrees=10),
                              transformers=TransformerTrainSettings(
                                  preset="tiny", fine_tune=FineTuneSettings(epochs=4, max_length=64)))
     build = family.train(TrainingJob(family.members, split, folder, settings))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from humanorai.bundle import load_bundle
-from humanorai.errors import SettingsError
+from humanorai.errors import BundleError, SettingsError
 from humanorai.members.transformer.backends import make_backend
 from humanorai.scoring.engine import Engine
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
@@ -83,3 +83,22 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
         (str(first), 300, 300, 150, 150), (f"{second}", 180, 180, 90, 90)]
     assert data[0]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert "first.csv: 300 of 300 rows kept (150 HUMAN, 150 AI)" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "chars"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char",
+                     *TINY_TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    manifest = load_bundle(out)
+    assert [manifest.preprocessing[key]["block"] for key in ("tfidf", "tfidf-char")] == ["word", "char"]
+    assert {"tfidf-char/vocabulary.json", "tfidf-char/idf.npz", "tfidf-char/params.json"} <= set(manifest.shared_files)
+    assert Engine.load(out).predict(["A text to score with both blocks of features."])[0].verdict.total_models == 1
+    vocabulary = out / "tfidf-char" / "vocabulary.json"
+    vocabulary.write_text(vocabulary.read_text().replace('"', "'", 2))
+    with pytest.raises(BundleError, match="GLM: tfidf-char/vocabulary.json: sha256 mismatch"):
+        Engine.load(out)
+    vocabulary.unlink()
+    with pytest.raises(BundleError, match="tfidf-char/vocabulary.json: listed in manifest.json but missing"):
+        Engine.load(out)

@@ -14,10 +14,11 @@ from humanorai.progress import stage
 from humanorai.settings import TrainSettings
 
 if TYPE_CHECKING:
-    from humanorai.members.h2o.features import TfidfFeatures
+    from humanorai.members.h2o.features import FeatureSet
 
-#: Bundle folders of the family: the TF-IDF files, and the MOJOs with the genmodel jar.
-TFIDF_DIR = "tfidf"
+#: The bundle folder of each TF-IDF block (the word block keeps the folder of bundles from before char
+#: features), and that of the MOJOs with the genmodel jar.
+BLOCK_DIRS: dict[str, str] = {"word": "tfidf", "char": "tfidf-char"}
 H2O_DIR = "h2o"
 
 
@@ -51,13 +52,13 @@ class H2OFamily:
         from humanorai.members.h2o.member import MojoMember
 
         return MojoMember(name=entry.name, mojo_path=context.root / entry.options["mojo"],
-                          genmodel_jar=context.root / entry.options["genmodel_jar"], tfidf=tfidf_of(context),
+                          genmodel_jar=context.root / entry.options["genmodel_jar"], features=features_of(context),
                           threshold=entry.threshold)
 
     def shared_files(self, manifest: Manifest) -> dict[str, str]:
-        """The TF-IDF files and the genmodel jar."""
+        """The TF-IDF blocks' files and the genmodel jar."""
         return {path: digest for path, digest in manifest.shared_files.items()
-                if path.split("/", 1)[0] in (TFIDF_DIR, H2O_DIR)}
+                if path.split("/", 1)[0] in (*BLOCK_DIRS.values(), H2O_DIR)}
 
     def groups(self, members: list[Member], context: BundleContext) -> list[MemberGroup]:
         """One group: the members read one TF-IDF matrix, computed first and timed as ``tfidf``."""
@@ -65,12 +66,12 @@ class H2OFamily:
 
         if not members:
             return []
-        tfidf = tfidf_of(context)
-        return [MemberGroup(members, prepare=("tfidf", lambda batch: tfidf_matrix(batch, tfidf)))]
+        features = features_of(context)
+        return [MemberGroup(members, prepare=("tfidf", lambda batch: tfidf_matrix(batch, features)))]
 
 
-def tfidf_of(context: BundleContext) -> TfidfFeatures:
-    """The bundle's TF-IDF vectorizer, loaded once per bundle."""
-    from humanorai.members.h2o.features import TfidfFeatures
+def features_of(context: BundleContext) -> FeatureSet:
+    """The bundle's TF-IDF blocks, loaded once per bundle."""
+    from humanorai.members.h2o.features import FeatureSet
 
-    return context.resource("tfidf", lambda: TfidfFeatures.load(context.root / TFIDF_DIR))
+    return context.resource("tfidf", lambda: FeatureSet.load(context.root, context.manifest.preprocessing))

@@ -1,13 +1,16 @@
 """TF-IDF features shared by the three H2O members, stored as plain data.
 
-The vectorizer is saved as its vocabulary (a JSON list in column order), its idf weights (npz) and its
-parameters (JSON), never as a pickle. Training and serving both go through :meth:`TfidfFeatures.transform`,
-so the features a model was trained on are the features it is served.
+A bundle's feature set is one or two TF-IDF blocks side by side: word 1–2-grams (the original's) and/or
+character 2–5-grams within word boundaries (which travel better to unseen domains). Each block is saved as
+its vocabulary (a JSON list in column order), its idf weights (npz) and its parameters (JSON), never as a
+pickle. Training and serving both go through :meth:`FeatureSet.transform`, so the features a model was
+trained on are the features it is served.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from humanorai.settings import TfidfSettings
+from humanorai.members.h2o.family import BLOCK_DIRS
+from humanorai.settings import FeatureBlock, TfidfSettings
 from humanorai.text import TFIDF_DEFAULT, NormalizationSpec, normalize, tokens
+
+#: Character n-grams read the lower-cased text as written (whitespace collapsed), punctuation included.
+CHAR_NORMALIZATION = NormalizationSpec(lowercase=True)
 
 VOCABULARY_FILE = "vocabulary.json"
 IDF_FILE = "idf.npz"
@@ -34,15 +41,21 @@ class TfidfParams:
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int = 2
     sublinear_tf: bool = True
+    #: ``word`` n-grams of tokens, or ``char`` n-grams inside word boundaries (scikit-learn's ``char_wb``).
+    block: FeatureBlock = "word"
 
     @classmethod
-    def from_settings(cls, settings: TfidfSettings) -> TfidfParams:
-        """The parameters ``train`` uses: the chosen sizes on the default TF-IDF normalisation."""
-        return cls(normalization=TFIDF_DEFAULT, max_features=settings.max_features,
-                   ngram_range=(1, settings.max_ngram), min_df=settings.min_df)
+    def from_settings(cls, settings: TfidfSettings, block: FeatureBlock) -> TfidfParams:
+        """The parameters ``train`` uses for ``block``: the chosen sizes on that block's normalisation."""
+        if block == "word":
+            return cls(normalization=TFIDF_DEFAULT, max_features=settings.max_features,
+                       ngram_range=(1, settings.max_ngram), min_df=settings.min_df)
+        return cls(normalization=CHAR_NORMALIZATION, max_features=settings.max_features,
+                   ngram_range=settings.char_ngram_range, min_df=settings.min_df, block="char")
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "block": self.block,
             "normalization": self.normalization.to_dict(),
             "max_features": self.max_features,
             "ngram_range": list(self.ngram_range),
@@ -61,6 +74,7 @@ class TfidfParams:
             ngram_range=(int(low), int(high)),
             min_df=int(data["min_df"]),
             sublinear_tf=bool(data["sublinear_tf"]),
+            block=data.get("block", "word"),  # bundles from before char features have word blocks only
         )
 
 
@@ -81,9 +95,9 @@ class TfidfFeatures:
     @classmethod
     def fit(cls, texts: list[str], params: TfidfParams) -> TfidfFeatures:
         """Learn vocabulary and idf from ``texts`` (the training split only)."""
+        analyzer = {"analyzer": "word", "tokenizer": tokens} if params.block == "word" else {"analyzer": "char_wb"}
         vectorizer = TfidfVectorizer(
-            analyzer="word",
-            tokenizer=tokens,
+            **analyzer,  # type: ignore[arg-type]
             token_pattern=None,
             lowercase=False,
             ngram_range=params.ngram_range,
@@ -113,8 +127,9 @@ class TfidfFeatures:
         indptr = [0]
         indices: list[int] = []
         counts: list[float] = []
+        count = self._word_counts if self.params.block == "word" else self._char_counts
         for text in texts:
-            row = self._term_counts(tokens(normalize(text, self.params.normalization)))
+            row = count(normalize(text, self.params.normalization))
             for column in sorted(row):
                 indices.append(column)
                 counts.append(row[column])
@@ -131,15 +146,33 @@ class TfidfFeatures:
         return sp.csr_matrix((values, column_index, np.array(indptr, dtype=np.int32)),
                              shape=(len(texts), self.n_features))
 
-    def _term_counts(self, words: list[str]) -> dict[int, int]:
-        """Count the vocabulary's n-grams in ``words`` (n-grams joined by one space, as scikit-learn)."""
-        row: dict[int, int] = {}
+    def _word_counts(self, normalized_text: str) -> dict[int, int]:
+        """Count the vocabulary's word n-grams (joined by one space, as scikit-learn)."""
+        words = tokens(normalized_text)
         low, high = self.params.ngram_range
-        for n in range(low, high + 1):
-            for start in range(len(words) - n + 1):
-                column = self._index.get(words[start] if n == 1 else " ".join(words[start:start + n]))
-                if column is not None:
-                    row[column] = row.get(column, 0) + 1
+        return self._counts(words[start] if n == 1 else " ".join(words[start:start + n])
+                            for n in range(low, high + 1) for start in range(len(words) - n + 1))
+
+    def _char_counts(self, normalized_text: str) -> dict[int, int]:
+        """Count the vocabulary's character n-grams exactly as scikit-learn's ``char_wb`` analyzer makes them:
+        each word padded with one space on both sides; a word shorter than n gives itself once."""
+        low, high = self.params.ngram_range
+        grams: list[str] = []
+        for word in normalized_text.split():
+            padded = f" {word} "
+            for n in range(low, high + 1):
+                if len(padded) <= n:
+                    grams.append(padded)
+                    break
+                grams.extend(padded[start:start + n] for start in range(len(padded) - n + 1))
+        return self._counts(grams)
+
+    def _counts(self, terms: Iterable[str]) -> dict[int, int]:
+        row: dict[int, int] = {}
+        for term in terms:
+            column = self._index.get(term)
+            if column is not None:
+                row[column] = row.get(column, 0) + 1
         return row
 
     def save(self, directory: Path) -> list[Path]:
@@ -157,3 +190,46 @@ class TfidfFeatures:
             idf = np.asarray(archive["idf"], dtype=np.float64)
         params = TfidfParams.from_dict(json.loads((directory / PARAMS_FILE).read_text(encoding="utf-8")))
         return cls(params=params, terms=terms, idf=idf)
+
+
+@dataclass
+class FeatureSet:
+    """The H2O members' features: one or more TF-IDF blocks side by side, each L2-normalised on its own."""
+
+    blocks: list[TfidfFeatures]
+
+    @classmethod
+    def fit(cls, texts: list[str], settings: TfidfSettings) -> FeatureSet:
+        return cls([TfidfFeatures.fit(texts, TfidfParams.from_settings(settings, block))
+                    for block in settings.blocks])
+
+    @property
+    def n_features(self) -> int:
+        return sum(block.n_features for block in self.blocks)
+
+    def feature_names(self) -> list[str]:
+        """Column names used in H2O frames and MOJOs: position-based over all blocks, so any term is safe."""
+        width = len(str(self.n_features - 1))
+        return [f"t{index:0{width}d}" for index in range(self.n_features)]
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        matrices = [block.transform(texts) for block in self.blocks]
+        return matrices[0] if len(matrices) == 1 else sp.hstack(matrices, format="csr")
+
+    def describe(self) -> str:
+        return " + ".join(f"{block.n_features} {block.params.block} {block.params.ngram_range[0]}-"
+                          f"{block.params.ngram_range[1]}-grams" for block in self.blocks)
+
+    def preprocessing(self) -> dict[str, Any]:
+        """What the manifest records: each block's parameters under the name of its folder."""
+        return {BLOCK_DIRS[block.params.block]: block.params.to_dict() for block in self.blocks}
+
+    def save(self, root: Path) -> list[Path]:
+        """Write each block into its folder under the bundle ``root``; return the files written."""
+        return [path for block in self.blocks for path in block.save(root / BLOCK_DIRS[block.params.block])]
+
+    @classmethod
+    def load(cls, root: Path, preprocessing: dict[str, Any]) -> FeatureSet:
+        """The blocks a manifest's ``preprocessing`` lists, in the order of :data:`BLOCK_DIRS`."""
+        folders = [folder for folder in BLOCK_DIRS.values() if folder in preprocessing]
+        return cls([TfidfFeatures.load(root / folder) for folder in folders])

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from humanorai.errors import MojoError
 from humanorai.labels import HUMAN
 from humanorai.members.base import Member, TextBatch
-from humanorai.members.h2o.features import TfidfFeatures
+from humanorai.members.h2o.features import FeatureSet
 
 logger = logging.getLogger(__name__)
 
@@ -49,33 +49,33 @@ def ensure_jvm(genmodel_jar: Path) -> None:
         logger.debug("JVM started with %s", genmodel_jar)
 
 
-def tfidf_matrix(batch: TextBatch, tfidf: TfidfFeatures) -> sp.csr_matrix:
+def tfidf_matrix(batch: TextBatch, features: FeatureSet) -> sp.csr_matrix:
     """The batch's TF-IDF matrix, computed once and shared by every MOJO member."""
-    return batch.shared(TFIDF_SHARED_KEY, tfidf.transform)
+    return batch.shared(TFIDF_SHARED_KEY, features.transform)
 
 
 class MojoMember(Member):
     """One H2O model (DRF, GBM or GLM) scored from its MOJO zip."""
 
-    def __init__(self, name: str, mojo_path: Path, genmodel_jar: Path, tfidf: TfidfFeatures,
+    def __init__(self, name: str, mojo_path: Path, genmodel_jar: Path, features: FeatureSet,
                  threshold: float = 0.5) -> None:
         self.name = name
         self.threshold = threshold
-        self._tfidf = tfidf
+        self._features = features
         ensure_jvm(genmodel_jar)
         mojo_model = jpype.JClass("hex.genmodel.MojoModel")
         try:
             self._model = mojo_model.load(str(mojo_path))
         except jpype.JException as error:
             raise MojoError(f"{mojo_path.name}: not a loadable MOJO ({error.message()})") from error
-        self._columns = self._feature_columns(tfidf)
+        self._columns = self._feature_columns(features)
         self._human_index = self._human_class_index()
         self._n_outputs = int(self._model.getNumResponseClasses()) + 1
         self._double_array = jpype.JArray(jpype.JDouble)
         self._warm_up()
 
-    def _feature_columns(self, tfidf: TfidfFeatures) -> np.ndarray:
-        position = {name: index for index, name in enumerate(tfidf.feature_names())}
+    def _feature_columns(self, features: FeatureSet) -> np.ndarray:
+        position = {name: index for index, name in enumerate(features.feature_names())}
         names = [str(name) for name in self._model.getNames()][: int(self._model.nfeatures())]
         unknown = [name for name in names if name not in position]
         if unknown:
@@ -110,6 +110,6 @@ class MojoMember(Member):
         return "in-process MOJO"
 
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
-        matrix = tfidf_matrix(batch, self._tfidf)
+        matrix = tfidf_matrix(batch, self._features)
         return self._score_dense(matrix[:, self._columns].toarray())
 

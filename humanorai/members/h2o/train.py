@@ -25,8 +25,8 @@ from h2o.estimators import (  # noqa: I001  (imported after humanorai sets DO_NO
 from humanorai.bundle import MemberEntry, checksums
 from humanorai.members.base import FamilyBuild, TrainingJob
 from humanorai.members.h2o.cluster import h2o, h2o_cluster
-from humanorai.members.h2o.family import H2O_DIR, TFIDF_DIR
-from humanorai.members.h2o.features import TfidfFeatures, TfidfParams
+from humanorai.members.h2o.family import H2O_DIR
+from humanorai.members.h2o.features import FeatureSet
 from humanorai.progress import note, stage
 from humanorai.settings import H2OSettings
 
@@ -37,14 +37,12 @@ GENMODEL_JAR = "h2o-genmodel.jar"
 def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
     """Fit the TF-IDF on the training split, then train and export each asked-for H2O member."""
     split, staging, settings = job.split, job.staging, job.settings
-    params = TfidfParams.from_settings(settings.tfidf)
-    with stage(f"Fitting TF-IDF ({params.max_features} features, "
-               f"{params.ngram_range[0]}-{params.ngram_range[1]}-grams) on the training split"):
-        tfidf = TfidfFeatures.fit(split.train.texts, params)
-        shared = tfidf.save(staging / TFIDF_DIR)
-        matrices = {part: tfidf.transform(getattr(split, part).texts) for part in ("train", "valid")}
-        note(f"{tfidf.n_features} features")
-    names = tfidf.feature_names()
+    with stage(f"Fitting TF-IDF ({settings.tfidf.features} features) on the training split"):
+        features = FeatureSet.fit(split.train.texts, settings.tfidf)
+        shared = features.save(staging)
+        matrices = {part: features.transform(getattr(split, part).texts) for part in ("train", "valid")}
+        note(features.describe())
+    names = features.feature_names()
     entries: list[MemberEntry] = []
     with contextlib.ExitStack() as cluster:
         cluster.callback(note, "H2O cluster released")
@@ -66,7 +64,7 @@ def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
                     options={"mojo": f"{H2O_DIR}/{name}.zip", "genmodel_jar": f"{H2O_DIR}/{GENMODEL_JAR}"},
                 ))
     return FamilyBuild(entries=entries, shared_files=checksums(staging, shared),
-                       preprocessing={"tfidf": params.to_dict()}, training={"h2o": vars(settings.h2o)})
+                       preprocessing=features.preprocessing(), training={"h2o": vars(settings.h2o)})
 
 
 def _estimators(settings: H2OSettings) -> dict[str, Callable[[], H2OEstimator]]:

@@ -17,7 +17,7 @@ import pytest
 from humanorai.members.base import TextBatch
 from humanorai.members.h2o.cluster import h2o_cluster
 from humanorai.members.h2o.family import H2OFamily
-from humanorai.members.h2o.features import TfidfFeatures, TfidfParams
+from humanorai.members.h2o.features import CHAR_NORMALIZATION, FeatureSet, TfidfFeatures, TfidfParams
 from humanorai.members.h2o.member import TFIDF_SHARED_KEY, MojoError, MojoMember
 from humanorai.members.h2o.train import (
     GENMODEL_JAR,
@@ -39,8 +39,11 @@ EXTRA_VOCABULARY = ["Zebra quartz xylophone jubilant."] * 40  # frequent in the 
 
 @pytest.fixture(scope="module")
 def parity_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    tfidf = TfidfFeatures.fit([row["text"] for row in TRAIN] + EXTRA_VOCABULARY,
-                              TfidfParams(normalization=TFIDF_DEFAULT, max_features=250, min_df=1))
+    texts = [row["text"] for row in TRAIN] + EXTRA_VOCABULARY
+    tfidf = FeatureSet([  # both blocks, so the name mapping must line columns up across them
+        TfidfFeatures.fit(texts, TfidfParams(normalization=TFIDF_DEFAULT, max_features=250, min_df=1)),
+        TfidfFeatures.fit(texts, TfidfParams(normalization=CHAR_NORMALIZATION, max_features=150, min_df=1,
+                                             ngram_range=(2, 4), block="char"))])
     names = tfidf.feature_names()
     folder = tmp_path_factory.mktemp("mojos")
     with h2o_cluster():
@@ -60,7 +63,7 @@ def parity_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 @pytest.mark.parametrize("name", H2OFamily.members)
 def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
-    tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
+    tfidf: FeatureSet = parity_setup["tfidf"]  # type: ignore[assignment]
     member = MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf)
     p_human = member.predict_proba(TextBatch([row["text"] for row in HELD_OUT]))
     expected = parity_setup["reference"][name]  # type: ignore[index]
@@ -69,7 +72,7 @@ def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) ->
     assert np.std(p_human) > 0.05  # real, spread-out probabilities, not a constant
     if name != "GLM":  # GLM keeps constant columns as zero-weight coefficients
         assert len(member._columns) < tfidf.n_features
-    assert "zebra" in tfidf.terms
+    assert "zebra" in tfidf.blocks[0].terms
 
 
 def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> None:
@@ -83,7 +86,7 @@ def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> Non
 
 def test_tfidf_is_computed_once_per_batch_and_shared(parity_setup: dict[str, object]) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
-    tfidf: TfidfFeatures = parity_setup["tfidf"]  # type: ignore[assignment]
+    tfidf: FeatureSet = parity_setup["tfidf"]  # type: ignore[assignment]
     members = [MojoMember(name, folder / f"{name}.zip", folder / GENMODEL_JAR, tfidf) for name in H2OFamily.members]
     calls = []
     batch = TextBatch([row["text"] for row in HELD_OUT[:5]])
@@ -95,8 +98,8 @@ def test_tfidf_is_computed_once_per_batch_and_shared(parity_setup: dict[str, obj
 
 def test_a_mojo_that_does_not_fit_the_tfidf_is_refused(parity_setup: dict[str, object]) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
-    other = TfidfFeatures.fit(["just a few words here", "and a few more words"],
-                              TfidfParams(normalization=TFIDF_DEFAULT, max_features=5, min_df=1))
+    other = FeatureSet([TfidfFeatures.fit(["just a few words here", "and a few more words"],
+                                          TfidfParams(normalization=TFIDF_DEFAULT, max_features=5, min_df=1))])
     with pytest.raises(MojoError, match="reads columns the TF-IDF does not have"):
         MojoMember("DRF", folder / "DRF.zip", folder / GENMODEL_JAR, other)
 
