@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,18 @@ def _fold(training: Corpus, held_out: Corpus, files: list[dict[str, object]],
         train_on(training, files, replace(settings, out=bundle))
         engine = Engine.load(bundle)
         try:
-            return score_corpus(engine, held_out, f"Scoring {len(held_out)} held-out texts")
+            scored = score_corpus(engine, held_out, f"Scoring {len(held_out)} held-out texts")
         finally:
             engine.close()
+    return replace(scored, methods={**scored.methods, **at_operating_points(scored, engine.ensemble.thresholds)})
+
+
+def at_operating_points(scored: ScoredCorpus, thresholds: Mapping[str, Mapping[str, float]]) -> dict[str, Scored]:
+    """Each method's verdicts at the fold bundle's ``fpr5`` and ``fpr1`` points (named ``METHOD @ POINT``):
+    how many human texts of a group it never saw the points really spare."""
+    return {f"{method} @ {point}": Scored(result.p_human, (result.p_human >= threshold).astype(np.int64))
+            for method, result in scored.methods.items()
+            for point, threshold in thresholds.get(method, {}).items()}
 
 
 def cross_report(folds: list[tuple[str, np.ndarray, ScoredCorpus]], labels: np.ndarray) -> dict[str, Any]:
