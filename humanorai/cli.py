@@ -6,10 +6,13 @@ non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shlex
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,6 +38,7 @@ from humanorai.settings import (
     TransformerSettings,
     TransformerTrainSettings,
 )
+from humanorai.text import check_texts
 
 if TYPE_CHECKING:
     from humanorai.scoring.engine import Engine, Prediction
@@ -71,6 +75,23 @@ WindowAggregationOption = Annotated[str, typer.Option(
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that every clean-up (staging folder, H2O cluster) runs as
+    for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -156,16 +177,18 @@ def train(
             cross_settings = CrossSettings(settings, cross, sample_per_group, out)  # type: ignore[arg-type]
             from humanorai.evaluation.cross import cross_evaluate, render_cross_markdown  # loads H2O, PyTorch
 
-            typer.echo(render_cross_markdown(cross_evaluate(cross_settings)))
+            with _sigterm_as_interrupt():
+                typer.echo(render_cross_markdown(cross_evaluate(cross_settings)))
             return
         from humanorai.training.pipeline import train_bundle  # after the options are checked: it loads H2O, PyTorch
 
-        train_bundle(settings)
+        with _sigterm_as_interrupt():
+            train_bundle(settings)
     except USER_ERRORS as error:
         raise _fail(error) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         console.print("[red]interrupted:[/red] no bundle was written; the H2O cluster was shut down")
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=143 if isinstance(stop, Terminated) else 130) from None
 
 
 @app.command()
@@ -188,6 +211,7 @@ def predict(
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
+        check_texts([content])  # before the bundle loads
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
         engine = _load_engine(_bundle_path(bundle), settings)
         prediction = engine.predict([content], ensemble, operating_point)[0]
@@ -271,8 +295,16 @@ def serve(
         raise _fail(error) from None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"Serving {path} on http://{host}:{port} (models load in the background)")
-    uvicorn.run(create_app(path, settings, transformers), host=host, port=port, log_level=log_level,
-                proxy_headers=False, server_header=False)
+    app = create_app(path, settings, transformers)
+    # On SIGTERM/SIGINT uvicorn stops accepting and lets requests in flight finish (within the grace period),
+    # then re-raises the signal into the handler it found: this one notes it, so a drained server exits 0.
+    stopped_by: list[int] = []
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, lambda signum, frame: stopped_by.append(signum))
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
+                timeout_graceful_shutdown=settings.shutdown_grace_s)
+    if stopped_by:
+        console.print(f"stopped by {signal.Signals(stopped_by[0]).name}; requests in flight were answered")
 
 
 def _transformer_settings(backend: str, precision: str, device: str, max_length: int | None, stride: int | None,

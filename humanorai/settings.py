@@ -18,10 +18,16 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_MAX_BATCH_TEXTS_PER_RUN | 32 | most texts in one micro-batch |
 | HUMANORAI_MAX_BATCH_TOKENS | 16384 | most estimated tokens in one micro-batch |
 | HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
+| HUMANORAI_SHUTDOWN_GRACE_S | 10 | on SIGTERM/SIGINT, how long requests in flight may take to finish |
+
+Numbers must be finite and not negative (counts at least 1 where 0 would refuse everything); a variable
+set to an empty value counts as unset, except ``HUMANORAI_API_KEY``: an empty key is refused rather than
+read as "no authentication".
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -117,6 +123,8 @@ class ServiceSettings:
     #: Most texts in one ``/predict/batch`` call (a micro-batch's limit is ``BatchLimits.max_batch_texts``).
     max_texts_per_request: int = 64
     max_concurrent_requests: int = 64
+    #: On SIGTERM/SIGINT, how long requests in flight may take to finish before the process exits.
+    shutdown_grace_s: int = 10
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(batching=BatchLimits()))
 
     @classmethod
@@ -124,19 +132,25 @@ class ServiceSettings:
         def value(name: str) -> str | None:
             return environ.get(f"{ENV_PREFIX}{name}") or None
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, least: float = 0) -> float:
             raw = value(name)
             try:
-                return default if raw is None else float(raw)
+                parsed = default if raw is None else float(raw)
             except ValueError as error:
                 raise ValueError(f"{ENV_PREFIX}{name}={raw!r} is not a number") from error
+            if not math.isfinite(parsed) or parsed < least:
+                raise ValueError(f"{ENV_PREFIX}{name}={raw!r} must be a finite number of at least {least:g}")
+            return parsed
+
+        if f"{ENV_PREFIX}API_KEY" in environ and not environ[f"{ENV_PREFIX}API_KEY"].strip():
+            raise ValueError(f"{ENV_PREFIX}API_KEY is set but empty: set a key, or unset it to serve without one")
 
         defaults = cls()
         limits = BatchLimits(
             max_wait_ms=number("BATCH_WAIT_MS", BatchLimits.max_wait_ms),
-            max_batch_texts=int(number("MAX_BATCH_TEXTS_PER_RUN", BatchLimits.max_batch_texts)),
-            max_batch_tokens=int(number("MAX_BATCH_TOKENS", BatchLimits.max_batch_tokens)),
-            max_queued_texts=int(number("MAX_QUEUED_TEXTS", BatchLimits.max_queued_texts)),
+            max_batch_texts=int(number("MAX_BATCH_TEXTS_PER_RUN", BatchLimits.max_batch_texts, 1)),
+            max_batch_tokens=int(number("MAX_BATCH_TOKENS", BatchLimits.max_batch_tokens, 1)),
+            max_queued_texts=int(number("MAX_QUEUED_TEXTS", BatchLimits.max_queued_texts, 1)),
         )
         bundle = value("BUNDLE")
         origins = value("CORS_ORIGINS")
@@ -144,9 +158,10 @@ class ServiceSettings:
             bundle=Path(bundle) if bundle else None,
             api_key=value("API_KEY"),
             cors_origins=tuple(origin.strip() for origin in origins.split(",") if origin.strip()) if origins else (),
-            max_text_chars=int(number("MAX_TEXT_CHARS", defaults.max_text_chars)),
-            max_texts_per_request=int(number("MAX_BATCH_TEXTS", defaults.max_texts_per_request)),
-            max_concurrent_requests=int(number("MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests)),
+            max_text_chars=int(number("MAX_TEXT_CHARS", defaults.max_text_chars, 1)),
+            max_texts_per_request=int(number("MAX_BATCH_TEXTS", defaults.max_texts_per_request, 1)),
+            max_concurrent_requests=int(number("MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, 1)),
+            shutdown_grace_s=math.ceil(number("SHUTDOWN_GRACE_S", defaults.shutdown_grace_s)),
             engine=EngineSettings(
                 cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
                 batching=limits if number("BATCHING", 1) else None,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Literal
+
+from humanorai.errors import InputError
 
 #: Bumped whenever :func:`normalize` changes its output for any spec. A bundle built with another
 #: version is refused at load time rather than scored with silently different features.
@@ -84,6 +87,33 @@ def normalize(text: str, spec: NormalizationSpec) -> str:
     if spec.lemmatize:
         tokens = [_lemma(token) if _is_word(token) else token for token in tokens]
     return " ".join(tokens)
+
+
+def check_texts(texts: Sequence[str]) -> None:
+    """Raise :class:`InputError` naming the first text that cannot be scored: not a string, empty, or not
+    encodable as UTF-8 (a lone surrogate such as JSON's ``"\\ud800"``)."""
+    if isinstance(texts, str):
+        raise InputError("expected a sequence of texts, got a single string")
+    if not texts:
+        raise InputError("no text given")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"text {position} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise InputError(f"text {position} is empty")
+        problem = unencodable(text)
+        if problem:
+            raise InputError(f"text {position} {problem}")
+
+
+def unencodable(text: str) -> str | None:
+    """Why ``text`` cannot be encoded as UTF-8 (a lone surrogate such as JSON's ``"\\ud800"``), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (f"has an unpaired surrogate (U+{ord(text[error.start]):04X}) at character {error.start}; "
+                "send valid Unicode")
+    return None
 
 
 def tokens(normalized_text: str) -> list[str]:

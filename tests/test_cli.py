@@ -80,6 +80,14 @@ def test_predict_errors_are_one_line_without_traceback(args: list[str], message:
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_text_that_is_not_valid_unicode_is_refused_before_the_bundle_loads() -> None:
+    # Bytes that are not UTF-8 reach Python's argv as lone surrogates.
+    result = subprocess.run([*humanorai_command("predict"), b"caf\xe9 latte", "--bundle", "/nonexistent"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "HUMANORAI_BUNDLE": ""})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "text 0 has an unpaired surrogate (U+DCE9) at character 3" in result.stderr
+
+
 def test_without_a_bundle_or_a_demo_the_error_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
                                                                     tmp_path: Path) -> None:
     monkeypatch.setattr(cli, "DEMO_BUNDLE", tmp_path / "no-demo")
@@ -103,7 +111,9 @@ def test_train_errors_are_clear(tmp_path: Path, corpus_csv: Path) -> None:
     assert (occupied / "keep.txt").read_text() == "mine"
 
 
-def test_ctrl_c_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path, stop: signal.Signals,
+                                                                  code: int) -> None:
     data = write_csv(tmp_path / "big.csv", make_rows(900, seed=5))
     out = tmp_path / "interrupted"
     jvms_before = h2o_jvm_pids()
@@ -114,9 +124,9 @@ def test_ctrl_c_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path) -
         if "Training DRF" in line:
             break
     assert h2o_jvm_pids() - jvms_before, "the training cluster should be running now"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     rest = process.communicate(timeout=60)[1]
-    assert process.returncode == 130
+    assert process.returncode == code
     assert "no bundle was written" in rest and "Traceback" not in rest
     assert not out.exists()
     assert not list(tmp_path.glob(".interrupted.staging-*"))

@@ -25,3 +25,23 @@ def test_environment_overrides() -> None:
 def test_a_non_number_names_the_variable() -> None:
     with pytest.raises(ValueError, match="HUMANORAI_MAX_TEXT_CHARS='lots' is not a number"):
         ServiceSettings.from_env({"HUMANORAI_MAX_TEXT_CHARS": "lots"})
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("MAX_TEXT_CHARS", "-1"), ("MAX_TEXT_CHARS", "0"), ("MAX_BATCH_TEXTS", "inf"), ("CACHE_SIZE", "nan"),
+    ("BATCH_WAIT_MS", "-5"), ("SHUTDOWN_GRACE_S", "-inf"),
+])
+def test_negative_zero_and_non_finite_limits_are_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"HUMANORAI_{variable}='{value}' must be a finite number of at least"):
+        ServiceSettings.from_env({f"HUMANORAI_{variable}": value})
+
+
+def test_an_empty_api_key_is_refused_rather_than_read_as_no_authentication() -> None:
+    with pytest.raises(ValueError, match="HUMANORAI_API_KEY is set but empty"):
+        ServiceSettings.from_env({"HUMANORAI_API_KEY": " "})
+    assert ServiceSettings.from_env({}).api_key is None
+
+
+def test_the_shutdown_grace_period_is_read_in_whole_seconds() -> None:
+    assert ServiceSettings.from_env({}).shutdown_grace_s == 10
+    assert ServiceSettings.from_env({"HUMANORAI_SHUTDOWN_GRACE_S": "2.5"}).shutdown_grace_s == 3

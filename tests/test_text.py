@@ -1,6 +1,15 @@
 import pytest
 
-from humanorai.text import NORMALIZATION_VERSION, RAW, TFIDF_DEFAULT, NormalizationSpec, normalize, tokens
+from humanorai.errors import InputError
+from humanorai.text import (
+    NORMALIZATION_VERSION,
+    RAW,
+    TFIDF_DEFAULT,
+    NormalizationSpec,
+    check_texts,
+    normalize,
+    tokens,
+)
 
 
 def test_raw_keeps_case_and_punctuation_and_collapses_whitespace() -> None:
@@ -33,3 +42,11 @@ def test_invalid_specs_are_refused() -> None:
         NormalizationSpec(lemmatize=True)
     with pytest.raises(ValueError, match="punctuation"):
         NormalizationSpec(punctuation="drop")  # type: ignore[arg-type]
+
+
+def test_a_lone_surrogate_is_refused_naming_its_text_and_position() -> None:
+    check_texts(["fine", "also fine ✓"])
+    with pytest.raises(InputError, match=r"text 1 has an unpaired surrogate \(U\+D800\) at character 2"):
+        check_texts(["fine", "x \ud800 y"])
+    with pytest.raises(InputError, match="text 0 is empty"):
+        check_texts([" \n"])

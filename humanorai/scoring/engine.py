@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from humanorai.bundle import Manifest, read_manifest, verify_files
-from humanorai.errors import BundleError, InputError, SettingsError
+from humanorai.errors import BundleError, SettingsError
 from humanorai.members.base import BundleContext, Member, MemberGroup, TextBatch
 from humanorai.members.registry import family_of_kind, find_family
 from humanorai.progress import note, stage
@@ -29,7 +29,7 @@ from humanorai.scoring.batching import MicroBatcher
 from humanorai.scoring.cache import LRUCache, cache_key
 from humanorai.scoring.ensemble import Calibration, EnsemblePolicy, Verdict, Vote, calibrated
 from humanorai.settings import EngineSettings, TransformerSettings
-from humanorai.text import RAW, normalize
+from humanorai.text import RAW, check_texts, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class Engine:
 
     def _lookup(self, texts: Sequence[str]) -> tuple[list[str], list[str], list[ScoredText | None], list[int]]:
         """Normalised texts, cache keys, cached scorings (None where missing) and the positions to score."""
-        _check_texts(texts)
+        check_texts(texts)
         normalized = [normalize(text, RAW) for text in texts]
         keys = [cache_key(text, self.manifest.bundle_id) for text in normalized]
         scored: list[ScoredText | None] = [self._cache.get(key) for key in keys]
@@ -289,14 +289,3 @@ def _verify_shared_files(root: Path, manifest: Manifest) -> dict[str, BundleErro
             problems[kind] = error
     return problems
 
-
-def _check_texts(texts: Sequence[str]) -> None:
-    if isinstance(texts, str):
-        raise InputError("expected a sequence of texts, got a single string")
-    if not texts:
-        raise InputError("no text given")
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputError(f"text {position} is a {type(text).__name__}, not a string")
-        if not text.strip():
-            raise InputError(f"text {position} is empty")

@@ -41,6 +41,7 @@ from humanorai.server.schemas import (
     PredictResponse,
 )
 from humanorai.settings import ServiceSettings, TransformerSettings
+from humanorai.text import unencodable
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ class Service:
             raise ApiError(422, f"{label} is empty or only whitespace")
         if len(text) > self.settings.max_text_chars:
             raise ApiError(413, f"{label} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
+        problem = unencodable(text)
+        if problem:
+            raise ApiError(422, f"{label} {problem}")
 
     async def score(self, request: Request, texts: list[str], method: str | None,
                     point: str | None) -> list[Prediction]:

@@ -95,6 +95,7 @@ def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> No
     (b'{"text": null}', 422, "text: Input should be a valid string"),
     (b'{"text": "   \\n "}', 422, "text is empty or only whitespace"),
     (b'{"text": "fine", "ensemble": "median"}', 422, "ensemble: Input should be 'majority', 'soft' or 'stacked'"),
+    (b'{"text": "x \\ud800 y"}', 422, "text has an unpaired surrogate (U+D800) at character 2"),
     (b'{"text": "fine", "operating_point": "fpr2"}', 422,
      "operating_point: Input should be 'balanced', 'fpr5' or 'fpr1'"),
     (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
@@ -215,3 +216,10 @@ def test_the_operating_point_is_chosen_per_request_and_said_in_the_answer(app_cl
         assert ensemble["label"] == ("HUMAN" if ensemble["p_human"] >= bar else "AI")
     default = app_client.post("/predict", json={"text": LONG_ENOUGH}).json()
     assert default["ensemble"]["operating_point"] == "balanced"
+
+
+def test_a_lone_surrogate_in_a_batch_is_named(app_client: TestClient) -> None:
+    response = app_client.post("/predict/batch", content=b'{"texts": ["fine", "a \\udfff"]}',
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "texts[1] has an unpaired surrogate (U+DFFF) at character 2; send valid Unicode"

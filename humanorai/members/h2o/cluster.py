@@ -32,6 +32,11 @@ import h2o  # noqa: E402  (DO_NOT_TRACK must be set before H2O is imported)
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0
+#: Even ports p with p + 1 still below the ephemeral range.
+PORT_RANGE = (20000, 32766)
+START_ATTEMPTS = 3
+#: What H2O's log says when a port it was given is taken.
+PORT_TAKEN = "are not available"
 _STOP_TIMEOUT_S = 15.0
 
 
@@ -66,14 +71,29 @@ def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g")
             h2o.remove_all()
         return
     with tempfile.TemporaryDirectory(prefix="humanorai-h2o-") as ice_root:
-        port = _free_port_pair()
-        process = _launch(port, nthreads, max_mem, Path(ice_root))
+        process, local_url = _start(nthreads, max_mem, Path(ice_root))
         try:
-            local_url = f"http://127.0.0.1:{port}"
-            _wait_until_up(process, local_url, Path(ice_root) / "h2o.log")
             yield local_url
         finally:
             _stop(process)
+
+
+def _start(nthreads: int, max_mem: str, ice_root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Launch the JVM on a free port pair and wait until it answers; a port taken between the probe and
+    the JVM's bind (another program's outgoing connection, say) is retried on other ports."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = _free_port_pair()
+        process = _launch(port, nthreads, max_mem, ice_root)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(process, url, ice_root / "h2o.log")
+            return process, url
+        except ClusterError as error:
+            _stop(process)
+            if attempt == START_ATTEMPTS or PORT_TAKEN not in str(error):
+                raise
+            logger.info("H2O could not bind ports %d-%d; trying others", port, port + 1)
+    raise AssertionError("unreachable")
 
 
 def _connect(url: str) -> None:
@@ -83,12 +103,13 @@ def _connect(url: str) -> None:
 
 
 def _free_port_pair() -> int:
-    """A port p such that p and p + 1 (H2O's internal port) are both free on 127.0.0.1."""
+    """A port p such that p and p + 1 (H2O's internal port) are both free on 127.0.0.1, drawn below Linux's
+    ephemeral range (32768-60999), where outgoing connections take their ports."""
     for _ in range(100):
-        port = random.randrange(40000, 60000, 2)
+        port = random.randrange(*PORT_RANGE, 2)
         if _port_free(port) and _port_free(port + 1):
             return port
-    raise ClusterError("no free port pair found between 40000 and 60000")
+    raise ClusterError(f"no free port pair found between {PORT_RANGE[0]} and {PORT_RANGE[1]}")
 
 
 def _port_free(port: int) -> bool:

@@ -36,17 +36,35 @@ _jvm_lock = threading.Lock()
 
 
 def ensure_jvm(genmodel_jar: Path) -> None:
-    """Start the JVM with ``genmodel_jar`` on the class path, once per process."""
+    """Start the JVM with ``genmodel_jar`` on the class path, once per process; the calling thread is then
+    attached as a daemon (see :func:`attach_as_daemon`)."""
     with _jvm_lock:
-        if jpype.isJVMStarted():
-            return
-        if not genmodel_jar.is_file():
-            raise MojoError(f"{genmodel_jar}: h2o-genmodel.jar not found")
-        try:
-            jpype.startJVM("-Xmx1g", "-Xss4m", classpath=[str(genmodel_jar)], convertStrings=True)
-        except OSError as error:
-            raise MojoError(f"cannot start a Java VM ({error}); install Java 11+ (e.g. openjdk-17-jre)") from error
-        logger.debug("JVM started with %s", genmodel_jar)
+        if not jpype.isJVMStarted():
+            _start_jvm(genmodel_jar)
+    attach_as_daemon()
+
+
+def _start_jvm(genmodel_jar: Path) -> None:
+    if not genmodel_jar.is_file():
+        raise MojoError(f"{genmodel_jar}: h2o-genmodel.jar not found")
+    try:
+        # -Xrs: the JVM leaves SIGTERM/SIGINT to Python, so a server drains its requests on a signal
+        # instead of the JVM's handlers ending the process (and crashing inside native code).
+        jpype.startJVM("-Xmx1g", "-Xss4m", "-Xrs", classpath=[str(genmodel_jar)], convertStrings=True)
+    except OSError as error:
+        raise MojoError(f"cannot start a Java VM ({error}); install Java 11+ (e.g. openjdk-17-jre)") from error
+    logger.debug("JVM started with %s", genmodel_jar)
+
+
+def attach_as_daemon() -> None:
+    """Attach the calling thread to the JVM as a daemon. Otherwise JPype attaches a thread that calls Java
+    (or starts the JVM) as a non-daemon thread, which the JVM waits for at exit even after the Python thread
+    has ended: a server whose models loaded or scored in other threads would never finish exiting."""
+    thread = jpype.JClass("java.lang.Thread")
+    if thread.isAttached() and not thread.currentThread().isDaemon():
+        thread.detach()
+    if not thread.isAttached():
+        thread.attachAsDaemon()
 
 
 def tfidf_matrix(batch: TextBatch, features: FeatureSet) -> sp.csr_matrix:
@@ -98,6 +116,7 @@ class MojoMember(Member):
         self._score_dense(zeros)
 
     def _score_dense(self, rows: np.ndarray) -> np.ndarray:
+        attach_as_daemon()
         p_human = np.empty(len(rows), dtype=np.float64)
         predictions = self._double_array(self._n_outputs)
         for index, row in enumerate(rows):
