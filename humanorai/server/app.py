@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,8 +54,11 @@ DISCONNECT_POLL_S = 0.1
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 413, 422, 429, 503)
 }
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+#: On every answer: no MIME sniffing, never inside a frame (the page has an API-key field), no referrer.
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer")]
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                           "frame-ancestors 'none'"}
 
 
 class ApiError(Exception):
@@ -185,8 +189,6 @@ async def predict(body: PredictRequest, request: Request, parts: ServiceDependen
 @api.post("/predict/batch", response_model=BatchPredictResponse)
 async def predict_batch(body: BatchPredictRequest, request: Request, parts: ServiceDependency) -> BatchPredictResponse:
     """Classify several texts in one call; results come back in the same order."""
-    if not body.texts:
-        raise ApiError(422, "texts is empty: send at least one text")
     limit = parts.settings.max_texts_per_request
     if len(body.texts) > limit:
         raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {limit}")
@@ -203,7 +205,7 @@ async def models(parts: ServiceDependency) -> dict[str, Any]:
     return parts.loader.ready_engine().manifest.to_dict()
 
 
-@public.get("/health")
+@public.api_route("/health", methods=["GET", "HEAD"])
 async def health() -> dict[str, str]:
     """The process is up (models may still be loading: see /ready)."""
     return {"status": "ok"}
@@ -232,7 +234,7 @@ async def prometheus(parts: ServiceDependency) -> Response:
     return Response(parts.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-@public.get("/", include_in_schema=False)
+@public.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
@@ -250,8 +252,9 @@ def create_app(bundle: Path, settings: ServiceSettings | None = None,
         yield
         loader.close()
 
-    app = FastAPI(title="humanorai", version="0.1.0", lifespan=lifespan, redoc_url=None,
-                  description="Tells whether an English text was written by a HUMAN (1) or an AI (0).")
+    # /docs serves Swagger UI from the fastapi-offline package's own files: no CDN.
+    app = FastAPIOffline(title="humanorai", version="0.1.0", lifespan=lifespan, redoc_url=None,
+                         description="Tells whether an English text was written by a HUMAN (1) or an AI (0).")
     app.state.service = Service(settings, loader, Admission(settings.max_concurrent_requests), metrics)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -259,6 +262,7 @@ def create_app(bundle: Path, settings: ServiceSettings | None = None,
     for error_class, handler in ERROR_HANDLERS.items():
         app.add_exception_handler(error_class, handler)  # type: ignore[arg-type]
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api)
     app.include_router(public)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -302,7 +306,9 @@ async def _invalid_request(_: Request, error: RequestValidationError) -> JSONRes
 
 
 async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-    return _error(error.status_code, str(error.detail))
+    response = _error(error.status_code, str(error.detail))
+    response.headers.update(error.headers or {})  # e.g. Allow on a 405
+    return response
 
 
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
@@ -324,6 +330,25 @@ def _describe_problem(problem: dict[str, Any]) -> str:
         return 'the body must be a JSON object: send a JSON object like {"text": "..."}'
     where = ".".join(location) or "body"
     return f"{where}: {problem.get('msg', 'invalid')}"
+
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP answer, errors and static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
 
 
 class MetricsMiddleware:

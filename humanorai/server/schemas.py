@@ -22,13 +22,15 @@ ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or sta
 
 
 class PredictRequest(BaseModel):
-    text: StrictStr = Field(description="The text to classify (English).")
+    # minLength is stated for clients and checked by the route, whose message names an unpaired surrogate's
+    # position; a pydantic constraint would reject such text with a vaguer message first.
+    text: StrictStr = Field(description="The text to classify (English).", json_schema_extra={"minLength": 1})
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
     operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
 
 
 class BatchPredictRequest(BaseModel):
-    texts: list[StrictStr] = Field(description="Texts to classify, each scored as in /predict.")
+    texts: list[StrictStr] = Field(min_length=1, description="Texts to classify, each scored as in /predict.")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
     operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
 

@@ -94,6 +94,7 @@ def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> No
     (b'{"text": 5}', 422, "text: Input should be a valid string"),
     (b'{"text": null}', 422, "text: Input should be a valid string"),
     (b'{"text": "   \\n "}', 422, "text is empty or only whitespace"),
+    (b'{"text": ""}', 422, "text is empty or only whitespace"),
     (b'{"text": "fine", "ensemble": "median"}', 422, "ensemble: Input should be 'majority', 'soft' or 'stacked'"),
     (b'{"text": "x \\ud800 y"}', 422, "text has an unpaired surrogate (U+D800) at character 2"),
     (b'{"text": "fine", "operating_point": "fpr2"}', 422,
@@ -108,7 +109,7 @@ def test_bad_input_gets_a_clear_4xx(app_client: TestClient, body: bytes, status:
 
 
 @pytest.mark.parametrize(("payload", "status", "message"), [
-    ({"texts": []}, 422, "texts is empty"),
+    ({"texts": []}, 422, "texts: List should have at least 1 item after validation, not 0"),
     ({"texts": ["a b c"] * 5}, 413, "5 texts; the limit per call is 4"),
     ({"texts": ["fine", 3]}, 422, "texts.1: Input should be a valid string"),
     ({"texts": ["fine", ""]}, 422, "texts[1] is empty"),
@@ -223,3 +224,27 @@ def test_a_lone_surrogate_in_a_batch_is_named(app_client: TestClient) -> None:
                                headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"] == "texts[1] has an unpaired surrogate (U+DFFF) at character 2; send valid Unicode"
+
+
+def test_every_answer_carries_the_security_headers(app_client: TestClient) -> None:
+    for response in (app_client.get("/"), app_client.get("/health"), app_client.get("/nowhere"),
+                     app_client.get("/static/app.js"), app_client.post("/predict", json={})):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in app_client.get("/").headers["Content-Security-Policy"]
+
+
+def test_head_works_on_the_page_and_health_and_405_says_what_is_allowed(app_client: TestClient) -> None:
+    assert app_client.head("/").status_code == 200 and app_client.head("/health").status_code == 200
+    wrong = app_client.get("/predict")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+
+
+def test_the_api_docs_need_no_cdn(app_client: TestClient) -> None:
+    docs = app_client.get("/docs")
+    assert docs.status_code == 200 and "/static-offline-docs/swagger-ui-bundle.js" in docs.text
+    assert "https://" not in docs.text
+    assert app_client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    schema = app_client.get("/openapi.json").json()["components"]["schemas"]
+    assert schema["PredictRequest"]["properties"]["text"]["minLength"] == 1
+    assert schema["BatchPredictRequest"]["properties"]["texts"]["minItems"] == 1
