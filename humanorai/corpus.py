@@ -78,6 +78,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
                         except json.JSONDecodeError as error:
                             raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
             return pd.DataFrame(rows), places
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{path}: empty file; expected a header row, then one row per text") from error
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: cannot be parsed ({error})") from error
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
@@ -127,6 +129,8 @@ def _read_rows(source: DataSource) -> tuple[list[str], list[int], list[str]]:
     """Texts, labels and group keys (empty without ``group_by``) of one file, before cleaning."""
     path, columns = source.path, source.columns
     frame, places = read_table(path)
+    if frame.empty:
+        raise DataError(f"{path}: no rows to read" + (" under the header" if len(frame.columns) else ""))
     for column in (columns.text_column, columns.label_column, columns.group_by):
         if column is not None and column not in frame.columns:
             raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
@@ -136,7 +140,8 @@ def _read_rows(source: DataSource) -> tuple[list[str], list[int], list[str]]:
             labels.append(parse_label(value))
         except ValueError as error:
             raise DataError(f"{path}, {places[position]}: {error}") from error
-    texts = ["" if value is None else str(value) for value in frame[columns.text_column].tolist()]
+    # A missing or non-text value (JSONL null, an absent key, a number) counts as empty, never as "nan".
+    texts = [value if isinstance(value, str) else "" for value in frame[columns.text_column].tolist()]
     groups = ([] if columns.group_by is None else
               [_group_key(str(value), columns.group_pattern) for value in frame[columns.group_by].tolist()])
     return texts, labels, groups
@@ -152,7 +157,8 @@ def _group_key(value: str, pattern: str | None) -> str:
 
 
 def _clean(texts: list[str], labels: np.ndarray, groups: np.ndarray | None) -> tuple[Corpus, np.ndarray]:
-    """Drop empty texts and repeated texts (the first occurrence is kept); also return the kept positions."""
+    """Drop empty (or missing) texts and repeated texts (the first occurrence is kept); also return the kept
+    positions."""
     keep: list[int] = []
     seen: set[str] = set()
     empty = duplicates = 0

@@ -118,3 +118,21 @@ def test_group_by_needs_a_group_column_in_every_file(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", make_rows(10))
     with pytest.raises(DataError, match="in every data file"):
         load_sources([DataSource(path, DataSettings(group_by="source")), DataSource(path)])
+
+
+def test_an_empty_or_header_only_file_is_named(tmp_path: Path) -> None:
+    empty = _touch(tmp_path / "empty.csv")
+    with pytest.raises(DataError, match=r"empty.csv: empty file; expected a header row"):
+        load_corpus(empty)
+    header = tmp_path / "header.csv"
+    header.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match="header.csv: no rows to read under the header"):
+        load_corpus(header)
+
+
+def test_missing_or_non_text_values_are_dropped_and_counted_never_read_as_nan(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a real text", "label": 1}\n{"text": null, "label": 0}\n{"label": 1}\n'
+                    '{"text": 42, "label": 0}\n{"text": "another text", "label": 0}\n', encoding="utf-8")
+    corpus = load_corpus(path)
+    assert corpus.texts == ["a real text", "another text"] and corpus.dropped_empty == 3

@@ -34,6 +34,8 @@ from humanorai.settings import TrainSettings
 from humanorai.training.stacking import fit_calibration, fit_operating_points, fit_stacker
 
 REPORT_DIR = "report"
+#: Fewer texts than this in a split gets a warning: its fitted numbers or metrics are mostly noise.
+MIN_SPLIT_TEXTS = 50
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def read_data(settings: TrainSettings) -> tuple[Corpus, list[dict[str, object]]]
         corpus, files = load_sources(settings.data)
         for file in files:
             note(f"{file['path']}: {file['kept']} of {file['rows']} rows kept ({file['human']} HUMAN, {file['ai']} AI)")
-        note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty and "
+        note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty or missing and "
              f"{corpus.dropped_duplicates} duplicate texts")
     return corpus, files
 
@@ -68,6 +70,11 @@ def train_on(corpus: Corpus, files: list[dict[str, object]], settings: TrainSett
     with stage("Splitting train/valid/test"):
         split = split_corpus(corpus, settings.valid_fraction, settings.test_fraction, settings.seed)
         note(", ".join(f"{part}: {len(getattr(split, part))}" for part in ("train", "valid", "test")))
+        for part in ("train", "valid", "test"):
+            if len(getattr(split, part)) < MIN_SPLIT_TEXTS:
+                note(f"[yellow]warning:[/yellow] only {len(getattr(split, part))} texts in the {part} split; "
+                     f"its models, calibration or numbers rest on too little data (at least {MIN_SPLIT_TEXTS} "
+                     "advised)")
     settings.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{settings.out.name}.staging-", dir=settings.out.parent))
     try:
