@@ -106,32 +106,24 @@ def test_analyze_shows_the_verdict_and_cards_equal_to_the_api(browser: WebDriver
     assert browser.save_screenshot(str(ARTIFACTS / "results.png"))
 
 
-def test_the_ensemble_method_menu_offers_the_bundles_methods_and_is_sent(browser: WebDriver,
-                                                                          live_server: LiveServer) -> None:
+@pytest.mark.parametrize(("menu_id", "offered", "chosen", "field", "shown"), [
+    ("method", ["majority", "soft", "stacked"], "stacked", "ensemble", "(stacked model)"),
+    ("point", ["balanced", "fpr5", "fpr1"], "fpr1", "operating_point", "≤ 1 % of humans flagged"),
+], ids=["ensemble method", "operating point"])
+def test_a_menu_offers_the_bundles_choices_and_sends_the_chosen_one(
+        browser: WebDriver, live_server: LiveServer, menu_id: str, offered: list[str], chosen: str, field: str,
+        shown: str) -> None:
     wait = open_page(browser, live_server)
-    menu = Select(browser.find_element(By.ID, "method"))
-    assert [option.get_attribute("value") for option in menu.options] == ["majority", "soft", "stacked"]
-    assert menu.first_selected_option.get_attribute("value") == "majority"
-    menu.select_by_value("stacked")
+    menu = Select(browser.find_element(By.ID, menu_id))
+    assert [option.get_attribute("value") for option in menu.options] == offered
+    assert menu.first_selected_option.get_attribute("value") == offered[0]
+    menu.select_by_value(chosen)
     type_text(browser, ARTICLE)
     browser.find_element(By.ID, "analyze").click()
-    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "verdict-votes"), "(stacked model)"))
-    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE, "ensemble": "stacked"}, timeout=60).json()
-    assert browser.find_element(By.ID, "verdict-confidence").text == f"{api['ensemble']['confidence']:.2f} %"
-
-
-def test_the_operating_point_menu_is_offered_and_sent(browser: WebDriver, live_server: LiveServer) -> None:
-    wait = open_page(browser, live_server)
-    menu = Select(browser.find_element(By.ID, "point"))
-    assert [option.get_attribute("value") for option in menu.options] == ["balanced", "fpr5", "fpr1"]
-    assert menu.first_selected_option.get_attribute("value") == "balanced"
-    menu.select_by_value("fpr1")
-    type_text(browser, ARTICLE)
-    browser.find_element(By.ID, "analyze").click()
-    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "verdict-votes"),
-                                                                 "≤ 1 % of humans flagged"))
-    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE, "operating_point": "fpr1"}, timeout=60).json()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "verdict-votes"), shown))
+    api = httpx.post(f"{live_server.url}/predict", json={"text": ARTICLE, field: chosen}, timeout=60).json()
     assert browser.find_element(By.ID, "verdict-label").text == api["ensemble"]["label"]
+    assert browser.find_element(By.ID, "verdict-confidence").text == f"{api['ensemble']['confidence']:.2f} %"
 
 
 def test_statistics_open_and_close_by_button_and_escape(browser: WebDriver, live_server: LiveServer) -> None:
