@@ -53,16 +53,16 @@ def test_leave_one_group_out_gives_one_fold_per_group(tmp_path: Path) -> None:
     out = tmp_path / "cross"
     result = run_cli("train", str(data), "--out", str(out), "--members", "glm", "--max-features", "300",
                      "--group-by", "source", "--group-pattern", "^syn/([^/]+)/", "--cross", "groups",
-                     "--sample-per-group", "60")
+                     "--sample-per-group", "40")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Starting H2O") == 1  # one cluster serves every fold
     assert "texts in the valid split; its models, calibration or numbers rest on too little data" in result.stderr
     report = json.loads((out / "cross.json").read_text())
     assert sorted(report["units"]) == sorted(TOPICS)
-    assert all(unit["texts"] == 60 and unit["HUMAN"] == 30 for unit in report["units"].values())
-    assert report["texts"] == 300
+    assert all(unit["texts"] == 40 and unit["HUMAN"] == 20 for unit in report["units"].values())
+    assert report["texts"] == 200
     for topic in TOPICS:
-        assert f"{topic} held out (60 texts), training on 240" in result.stderr
+        assert f"{topic} held out (40 texts), training on 160" in result.stderr
     pooled = report["pooled"]["GLM"]
     assert pooled["roc_auc"] > 0.8 and 0 <= pooled["human_flagged_ai"] <= 1
     assert "## Pooled over every held-out unit" in (out / "cross.md").read_text()
