@@ -34,7 +34,7 @@ from humanorai.labels import AI, HUMAN
 from humanorai.members.registry import FAMILIES
 from humanorai.progress import console, stage
 from humanorai.scoring.engine import Engine
-from humanorai.settings import CrossSettings, CrossUnit, TrainSettings
+from humanorai.settings import FALSE_POSITIVE_RATES, CrossSettings, CrossUnit, TrainSettings
 from humanorai.training.pipeline import read_data, train_on
 
 CROSS_JSON, CROSS_MD = "cross.json", "cross.md"
@@ -63,7 +63,7 @@ def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
             with stage(f"Fold {number}/{len(held_out)}: {unit} held out ({len(inside)} texts), "
                        f"training on {len(outside)}"):
                 folds.append((unit, inside, _fold(corpus.subset(outside), corpus.subset(inside), files, train)))
-    report = cross_report(folds, corpus.labels)
+    report = cross_report(folds)
     report["context"] = {"unit": settings.unit, "sample_per_group": settings.sample_per_group,
                          "command": settings.train.command, "data": files}
     write_cross_report(report, settings.out)
@@ -113,19 +113,18 @@ def at_operating_points(scored: ScoredCorpus, thresholds: Mapping[str, Mapping[s
             for point, threshold in thresholds.get(method, {}).items()}
 
 
-def cross_report(folds: list[tuple[str, np.ndarray, ScoredCorpus]], labels: np.ndarray) -> dict[str, Any]:
+def cross_report(folds: list[tuple[str, np.ndarray, ScoredCorpus]]) -> dict[str, Any]:
     """Measures per held-out unit and pooled over all, for every member and ensemble method."""
-    models = _model_names(folds)
+    by_fold = [_models(scored) for _, _, scored in folds]
     per_unit = {unit: {"texts": len(scored.labels), "HUMAN": int(np.sum(scored.labels == HUMAN)),
                        "AI": int(np.sum(scored.labels == AI)),
-                       "models": {name: measures(scored.labels, result) for name, result in _models(scored).items()}}
-                for unit, _, scored in folds}
-    order = np.concatenate([positions for _, positions, _ in folds])
+                       "models": {name: measures(scored.labels, result) for name, result in models.items()}}
+                for (unit, _, scored), models in zip(folds, by_fold, strict=True)}
     pooled_labels = np.concatenate([scored.labels for _, _, scored in folds])
-    assert np.array_equal(pooled_labels, labels[order])
-    pooled = {name: measures(pooled_labels, Scored(
-        np.concatenate([_models(scored)[name].p_human for _, _, scored in folds]),
-        np.concatenate([_models(scored)[name].predictions for _, _, scored in folds]))) for name in models}
+    shared = [name for name in by_fold[0] if all(name in models for models in by_fold)]  # a fold may lack one
+    pooled = {name: measures(pooled_labels, Scored(np.concatenate([models[name].p_human for models in by_fold]),
+                                                   np.concatenate([models[name].predictions for models in by_fold])))
+              for name in shared}
     return {"texts": len(pooled_labels), "units": per_unit, "pooled": pooled}
 
 
@@ -136,8 +135,8 @@ def measures(labels: np.ndarray, result: Scored) -> dict[str, float]:
         "accuracy": round(float(np.mean(result.predictions == labels)), 6),
         "ece": expected_calibration_error(reliability(labels, result.p_human)),
         "human_flagged_ai": human_flagged_ai(labels, result.predictions),
-        "ai_detected_at_fpr1": ai_detected_at_fpr(labels, result.p_human, 0.01),
-        "ai_detected_at_fpr5": ai_detected_at_fpr(labels, result.p_human, 0.05),
+        **{f"ai_detected_at_{point}": ai_detected_at_fpr(labels, result.p_human, rate)
+           for point, rate in sorted(FALSE_POSITIVE_RATES.items(), key=lambda item: item[1])},
     }
 
 
@@ -172,9 +171,4 @@ def render_cross_markdown(report: dict[str, Any]) -> str:
 def _models(scored: ScoredCorpus) -> dict[str, Scored]:
     return {**scored.members, **{f"ensemble: {name}": result for name, result in scored.methods.items()}}
 
-
-def _model_names(folds: list[tuple[str, np.ndarray, ScoredCorpus]]) -> list[str]:
-    """Models every fold has (a fold's bundle may lack the stacker, e.g. with one member)."""
-    names = [set(_models(scored)) for _, _, scored in folds]
-    return [name for name in _models(folds[0][2]) if all(name in each for each in names)]
 

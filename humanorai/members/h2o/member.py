@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 TFIDF_SHARED_KEY = "tfidf"
 _WARMUP_ROWS = 200
 _jvm_lock = threading.Lock()
+#: Per Python thread: attached to the JVM as a daemon already (checked once per thread, not per batch).
+_daemon_threads = threading.local()
 
 
 def ensure_jvm(genmodel_jar: Path) -> None:
@@ -60,11 +62,14 @@ def attach_as_daemon() -> None:
     """Attach the calling thread to the JVM as a daemon. Otherwise JPype attaches a thread that calls Java
     (or starts the JVM) as a non-daemon thread, which the JVM waits for at exit even after the Python thread
     has ended: a server whose models loaded or scored in other threads would never finish exiting."""
+    if getattr(_daemon_threads, "attached", False):
+        return
     thread = jpype.JClass("java.lang.Thread")
     if thread.isAttached() and not thread.currentThread().isDaemon():
         thread.detach()
     if not thread.isAttached():
         thread.attachAsDaemon()
+    _daemon_threads.attached = True
 
 
 def tfidf_matrix(batch: TextBatch, features: FeatureSet) -> sp.csr_matrix:
