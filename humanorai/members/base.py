@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,21 @@ if TYPE_CHECKING:
     from humanorai.corpus import Split
 
 Shared = TypeVar("Shared")
+Outcome = TypeVar("Outcome")
+
+#: Work done in steps: a generator that yields between units of work and returns its result. The scheduler
+#: (:mod:`humanorai.scoring.batching`) interleaves the steps of several batches and stops a batch whose
+#: callers are gone between two steps.
+Steps = Generator[None, None, Outcome]
+
+
+def run_steps(steps: Steps[Outcome]) -> Outcome:
+    """Run step-wise work to its end, for callers that need no interleaving."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 class TextBatch:
@@ -81,6 +96,22 @@ class Member(ABC):
     @abstractmethod
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         """Return ``p_human`` for every text of ``batch`` as a float64 array of ``len(batch)``."""
+
+    def scoring(self, batch: TextBatch) -> Steps[np.ndarray]:
+        """:meth:`predict_proba` in steps, so that a long batch can be interleaved with short ones and
+        stopped part-way. One step by default; members whose cost grows with text length override it."""
+        yield from ()
+        return self.predict_proba(batch)
+
+    def cost(self, batch: TextBatch) -> np.ndarray:
+        """Per text, the token positions this member would run (windows x their tokens): what bounds a
+        request's work. 0 by default, for members whose cost is small and linear in characters."""
+        return np.zeros(len(batch), dtype=np.int64)
+
+    def cost_bound(self, batch: TextBatch) -> np.ndarray:
+        """Per text, an upper bound of :meth:`cost` that needs no tokenising, so that most requests are
+        known to be within budget for free."""
+        return self.cost(batch)
 
 
 class BundleContext:

@@ -22,7 +22,7 @@ import numpy as np
 
 from humanorai.bundle import Manifest, read_manifest, verify_files
 from humanorai.errors import BundleError, SettingsError
-from humanorai.members.base import BundleContext, Member, MemberGroup, TextBatch
+from humanorai.members.base import BundleContext, Member, MemberGroup, Steps, TextBatch, run_steps
 from humanorai.members.registry import family_of_kind, find_family
 from humanorai.progress import note, stage
 from humanorai.scoring.batching import MicroBatcher
@@ -42,6 +42,9 @@ class EngineObserver:
     def on_batch(self, texts: int, tokens: int, waited_ms: float) -> None: ...
 
     def on_cache(self, hit: bool) -> None: ...
+
+    def on_stopped(self, texts: int) -> None:
+        """A batch's scoring was stopped part-way: every caller of its ``texts`` had gone."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Engine:
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._groups)), thread_name_prefix="humanorai-member")
         limits = self.settings.batching
         self._batcher: MicroBatcher[ScoredText] | None = (
-            None if limits is None else MicroBatcher(self._score, limits, self.observer.on_batch))
+            None if limits is None else MicroBatcher(self._scoring, limits, self.observer))
 
     @classmethod
     def load(cls, root: Path, transformers: TransformerSettings | None = None, settings: EngineSettings | None = None,
@@ -159,7 +162,7 @@ class Engine:
         method, point = self.ensemble.check(method), self.ensemble.check_point(operating_point)
         normalized, keys, scored, missing = self._lookup(texts)
         if missing:
-            self._fill(keys, scored, missing, self._score([normalized[index] for index in missing]))
+            self._fill(keys, scored, missing, run_steps(self._scoring([normalized[index] for index in missing])))
         return self._predictions(scored, missing, method, point)
 
     def submit(self, texts: Sequence[str], method: str | None = None,
@@ -194,6 +197,23 @@ class Engine:
         queued.add_done_callback(finish)
         outcome.add_done_callback(lambda future: queued.cancel() if future.cancelled() else None)
         return outcome
+
+    def cost(self, texts: Sequence[str]) -> int:
+        """Token positions that scoring ``texts`` would run through the members (windows x their tokens):
+        the measure of a request's work that the server limits. Tokenises, but runs no model."""
+        check_texts(texts)
+        batch = TextBatch(texts)
+        return int(sum(member.cost(batch).sum() for member in self.members))
+
+    def cost_over(self, texts: Sequence[str], limit: int) -> int | None:
+        """The cost of ``texts`` if it is over ``limit``, else None. Texts whose length alone proves them
+        within the limit are not tokenised (most requests), so the check costs next to nothing."""
+        check_texts(texts)
+        batch = TextBatch(texts)
+        if sum(member.cost_bound(batch).sum() for member in self.members) <= limit:
+            return None
+        cost = self.cost(texts)
+        return cost if cost > limit else None
 
     def close(self) -> None:
         if self._batcher is not None:
@@ -230,33 +250,26 @@ class Engine:
                 windows=result.windows, cached=index not in fresh))
         return predictions
 
-    def _score(self, normalized_texts: list[str]) -> list[ScoredText]:
-        """Run every member group on the texts and turn their ``p_human`` into votes."""
+    def _scoring(self, normalized_texts: list[str]) -> Steps[list[ScoredText]]:
+        """Run every member group on the texts, one step of each group at a time (groups side by side
+        when ``parallel_members``), and turn their ``p_human`` into votes."""
         started = time.perf_counter()
         batch = TextBatch(normalized_texts, normalized=True)
         timings_ms: dict[str, float] = {}
         p_human: dict[str, np.ndarray] = {}
-        for group in self._groups:
-            if group.prepare is not None:
-                name, work = group.prepare
-                prepare_started = time.perf_counter()
-                work(batch)
-                timings_ms[name] = 1000.0 * (time.perf_counter() - prepare_started)
-
-        def run_group(group: MemberGroup) -> None:
-            for member in group.members:
-                member_started = time.perf_counter()
-                p_human[member.name] = member.predict_proba(batch)
-                seconds = time.perf_counter() - member_started
-                timings_ms[member.name] = 1000.0 * seconds
-                self.observer.on_member(member.name, seconds)
-
-        if self.settings.parallel_members and len(self._groups) > 1:
-            for future in [self._pool.submit(run_group, group) for group in self._groups]:
-                future.result()
-        else:
-            for group in self._groups:
-                run_group(group)
+        running = [self._group_steps(group, batch, p_human, timings_ms) for group in self._groups]
+        try:
+            while running:
+                if self.settings.parallel_members and len(running) > 1:
+                    advanced = list(self._pool.map(_advance, running))
+                else:
+                    advanced = [_advance(steps) for steps in running]
+                running = [steps for steps, more in zip(running, advanced, strict=True) if more]
+                if running:
+                    yield
+        finally:
+            for steps in running:
+                steps.close()
         timings_ms["total"] = 1000.0 * (time.perf_counter() - started)
         stages = [*(group.prepare[0] for group in self._groups if group.prepare),
                   *(member.name for member in self.members), "total"]
@@ -268,6 +281,39 @@ class Engine:
                            timings_ms=timings_ms,
                            windows={member: int(values[index]) for member, values in windows.items()})
                 for index in range(len(batch))]
+
+    def _group_steps(self, group: MemberGroup, batch: TextBatch, p_human: dict[str, np.ndarray],
+                     timings_ms: dict[str, float]) -> Steps[None]:
+        """One group's members in turn, step by step; each member's time counts only its own steps."""
+        if group.prepare is not None:
+            name, work = group.prepare
+            prepare_started = time.perf_counter()
+            work(batch)
+            timings_ms[name] = 1000.0 * (time.perf_counter() - prepare_started)
+        for member in group.members:
+            steps = member.scoring(batch)
+            seconds = 0.0
+            while True:
+                step_started = time.perf_counter()
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    p_human[member.name] = done.value
+                    seconds += time.perf_counter() - step_started
+                    break
+                seconds += time.perf_counter() - step_started
+                yield
+            timings_ms[member.name] = 1000.0 * seconds
+            self.observer.on_member(member.name, seconds)
+
+
+def _advance(steps: Steps[None]) -> bool:
+    """Run one step; False once the work is done."""
+    try:
+        next(steps)
+    except StopIteration:
+        return False
+    return True
 
 
 def _member_groups(members: list[Member], context: BundleContext) -> list[MemberGroup]:

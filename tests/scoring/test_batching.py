@@ -1,4 +1,5 @@
-"""The micro-batcher merges concurrent requests, keeps each caller's results in order, and bounds its queue."""
+"""The micro-batcher merges concurrent requests, keeps each caller's results in order, bounds its queue,
+takes batches in turn step by step, and stops a batch whose callers have all gone."""
 
 from __future__ import annotations
 
@@ -8,24 +9,47 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from humanorai.members.base import Steps
 from humanorai.scoring.batching import MicroBatcher, Overloaded
 from humanorai.settings import BatchLimits
 
 
 class RecordingScorer:
-    """Scores a text as its upper-case form and records the size of every batch it was given."""
+    """Scores a text as its upper-case form, in as many steps as the text has ``+`` signs plus one, and
+    records every batch it was given and which batch ran each step."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.batches: list[list[str]] = []
+        self.steps: list[str] = []
         self.delay_s = delay_s
         self.release = threading.Event()
         self.release.set()
 
-    def __call__(self, texts: list[str]) -> list[str]:
+    def __call__(self, texts: list[str]) -> Steps[list[str]]:
+        self.batches.append(list(texts))
+        label = texts[0]
+        for _ in range(sum(text.count("+") for text in texts)):
+            self._work(label)
+            yield
+        self._work(label)
+        return [text.upper() for text in texts]
+
+    def _work(self, label: str) -> None:
         self.release.wait(5)
         time.sleep(self.delay_s)
-        self.batches.append(list(texts))
-        return [text.upper() for text in texts]
+        self.steps.append(label)
+
+
+class StopCounter:
+    def __init__(self) -> None:
+        self.stopped = 0
+        self.batches = 0
+
+    def on_batch(self, texts: int, tokens: int, waited_ms: float) -> None:
+        self.batches += 1
+
+    def on_stopped(self, texts: int) -> None:
+        self.stopped += texts
 
 
 def test_concurrent_requests_are_merged_and_answered_in_order() -> None:
@@ -84,7 +108,8 @@ def test_cancelled_requests_cost_no_compute() -> None:
 
 
 def test_a_scoring_error_reaches_every_caller_of_the_batch() -> None:
-    def broken(texts: list[str]) -> list[str]:
+    def broken(texts: list[str]) -> Steps[list[str]]:
+        yield
         raise RuntimeError("model crashed")
 
     batcher = MicroBatcher(broken, BatchLimits(max_wait_ms=20))
@@ -93,3 +118,51 @@ def test_a_scoring_error_reaches_every_caller_of_the_batch() -> None:
         with pytest.raises(RuntimeError, match="model crashed"):
             future.result(timeout=5)
     batcher.close()
+
+
+def test_a_short_request_waits_one_step_of_a_long_batch_not_all_of_it() -> None:
+    scorer = RecordingScorer(delay_s=0.01)
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=1))
+    long = batcher.submit(["long" + "+" * 40])
+    while len(scorer.steps) < 3:
+        time.sleep(0.005)
+    short = batcher.submit(["short+"])  # two steps
+    assert short.result(timeout=10) == ["SHORT+"]
+    assert long.result(timeout=10) == ["LONG" + "+" * 40]
+    batcher.close()
+    first = scorer.steps.index("short+")
+    # Turns alternate: between the short batch's two steps and after it, one long step at most.
+    assert scorer.steps[first:first + 3] == ["short+", "long" + "+" * 40, "short+"]
+    assert scorer.steps.count("long" + "+" * 40) == 41
+
+
+def test_a_running_batch_whose_callers_all_left_stops_between_steps() -> None:
+    scorer = RecordingScorer(delay_s=0.01)
+    counter = StopCounter()
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=1), counter)
+    heavy = batcher.submit(["heavy" + "+" * 200])
+    while len(scorer.steps) < 3:
+        time.sleep(0.005)
+    assert heavy.cancel()  # the caller gives up while its batch runs
+    after = batcher.submit(["after"])
+    assert after.result(timeout=10) == ["AFTER"]
+    batcher.close()
+    assert scorer.steps.count("heavy" + "+" * 200) < 10
+    assert counter.stopped == 1 and counter.batches == 1
+
+
+def test_a_batch_runs_on_while_one_of_its_callers_remains() -> None:
+    scorer = RecordingScorer()
+    scorer.release.clear()
+    counter = StopCounter()
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=200), counter)
+    leaving = batcher.submit(["a+++"])
+    staying = batcher.submit(["b"])
+    while not scorer.batches:
+        time.sleep(0.005)
+    assert scorer.batches == [["a+++", "b"]]  # merged into one batch
+    assert leaving.cancel()
+    scorer.release.set()
+    assert staying.result(timeout=10) == ["B"]
+    batcher.close()
+    assert counter.stopped == 0 and counter.batches == 1

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
 from humanorai.errors import SettingsError
-from humanorai.members.base import Member, TextBatch
+from humanorai.members.base import Member, Steps, TextBatch, run_steps
 from humanorai.members.transformer.backends import LogitsBackend
 from humanorai.settings import WindowAggregation
 from humanorai.text import NormalizationSpec
@@ -63,9 +64,12 @@ class TransformerMember(Member):
         if windows.max_length > self._tokenizer.model_max_length:
             raise SettingsError(f"{name}: max_length {windows.max_length} exceeds the model's "
                                 f"{self._tokenizer.model_max_length} tokens")
-        room = windows.max_length - self._tokenizer.num_special_tokens_to_add()
-        if not 0 <= windows.stride < room:
-            raise SettingsError(f"{name}: stride {windows.stride} must be below the {room} text tokens of a window")
+        self._prefix, self._suffix = special_tokens(self._tokenizer)
+        #: Text tokens per window: the window less its special tokens.
+        self._room = windows.max_length - len(self._prefix) - len(self._suffix)
+        if not 0 <= windows.stride < self._room:
+            raise SettingsError(f"{name}: stride {windows.stride} must be below the {self._room} text tokens "
+                                "of a window")
         if windows.aggregation not in AGGREGATIONS:
             raise SettingsError(f"window aggregation must be one of {', '.join(AGGREGATIONS)}, "
                                 f"not {windows.aggregation!r}")
@@ -75,31 +79,65 @@ class TransformerMember(Member):
         return self.backend.description
 
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
-        encoded = self._tokenizer(
-            batch.normalized(self._normalization), truncation=True,
-            max_length=self._windows.max_length, stride=self._windows.stride, return_overflowing_tokens=True,
-        )
-        owners = np.asarray(encoded["overflow_to_sample_mapping"])
-        margins = human_margin(self._run_windows(encoded["input_ids"]))
-        counts = np.bincount(owners, minlength=len(batch))
-        batch.annotate(self.name, "windows", counts)
-        aggregate = AGGREGATIONS[self._windows.aggregation]
-        return expit(np.array([aggregate(margins[owners == index]) for index in range(len(batch))]))
+        return run_steps(self.scoring(batch))
 
-    def _run_windows(self, windows: list[list[int]]) -> np.ndarray:
-        """Logits of every window; windows of similar length run together to limit padding."""
+    def scoring(self, batch: TextBatch) -> Steps[np.ndarray]:
+        """Tokenise and cut into windows (one step), then one step per run of windows through the model."""
+        windows, owner_of = self._windows_of(batch)
         logits = np.empty((len(windows), 2))
-        pad_id = self._tokenizer.pad_token_id
         for chosen in self._runs_by_length(windows):
-            longest = len(windows[chosen[-1]])
-            input_ids = np.full((len(chosen), longest), pad_id, dtype=np.int64)
-            attention_mask = np.zeros((len(chosen), longest), dtype=np.int64)
-            for row, index in enumerate(chosen):
-                ids = windows[index]
-                input_ids[row, :len(ids)] = ids
-                attention_mask[row, :len(ids)] = 1
-            logits[chosen] = self.backend.logits(input_ids, attention_mask)
-        return logits
+            yield
+            logits[chosen] = self._run(windows, chosen)
+        margins = human_margin(logits)
+        batch.annotate(self.name, "windows", np.bincount(owner_of, minlength=len(batch)))
+        aggregate = AGGREGATIONS[self._windows.aggregation]
+        return expit(np.array([aggregate(margins[owner_of == index]) for index in range(len(batch))]))
+
+    def cost(self, batch: TextBatch) -> np.ndarray:
+        """Token positions of every window the scoring would build (from the same spans, without building
+        them)."""
+        return self._positions([len(ids) for ids in self._token_ids(batch)])
+
+    def cost_bound(self, batch: TextBatch) -> np.ndarray:
+        """The cost of as many tokens as the text has UTF-8 bytes, plus one: a WordPiece or byte-level BPE
+        token covers at least one byte (one more allows for a tokenizer's leading word marker)."""
+        return self._positions([len(text.encode("utf-8", "surrogatepass")) + 1
+                                for text in batch.normalized(self._normalization)])
+
+    def _positions(self, token_counts: list[int]) -> np.ndarray:
+        """Token positions of the windows over texts of ``token_counts`` tokens, special tokens included."""
+        specials = self._windows.max_length - self._room
+        return np.array([sum(end - start + specials for start, end in window_spans(count, self._room,
+                                                                                  self._windows.stride))
+                         for count in token_counts], dtype=np.int64)
+
+    def _windows_of(self, batch: TextBatch) -> tuple[list[list[int]], np.ndarray]:
+        """Every window's token ids, special tokens included, and the index of the text it belongs to."""
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        for index, ids in enumerate(self._token_ids(batch)):
+            for start, end in window_spans(len(ids), self._room, self._windows.stride):
+                windows.append([*self._prefix, *ids[start:end], *self._suffix])
+                owners.append(index)
+        return windows, np.asarray(owners, dtype=np.int64)
+
+    def _token_ids(self, batch: TextBatch) -> list[list[int]]:
+        """Each text's token ids, without special tokens and uncut (windows are cut by :func:`window_spans`)."""
+        encoded = self._tokenizer(batch.normalized(self._normalization), add_special_tokens=False,
+                                  return_attention_mask=False, return_token_type_ids=False, verbose=False)
+        return encoded["input_ids"]  # type: ignore[no-any-return]
+
+    def _run(self, windows: list[list[int]], chosen: list[int]) -> np.ndarray:
+        """Logits of the ``chosen`` windows, padded to the longest of them."""
+        pad_id = self._tokenizer.pad_token_id
+        longest = max(len(windows[index]) for index in chosen)
+        input_ids = np.full((len(chosen), longest), pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(chosen), longest), dtype=np.int64)
+        for row, index in enumerate(chosen):
+            ids = windows[index]
+            input_ids[row, :len(ids)] = ids
+            attention_mask[row, :len(ids)] = 1
+        return self.backend.logits(input_ids, attention_mask)
 
     def _runs_by_length(self, windows: list[list[int]]) -> list[list[int]]:
         """Window indices grouped into runs, shortest first, each within the run limits."""
@@ -115,6 +153,26 @@ class TransformerMember(Member):
         if current:
             runs.append(current)
         return runs
+
+
+def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after one sequence (``[CLS]``/``[SEP]``, ``<s>``/``</s>``), read
+    from how it encodes a word with and without them."""
+    plain = tokenizer("text", add_special_tokens=False)["input_ids"]
+    framed = tokenizer("text", add_special_tokens=True)["input_ids"]
+    for start in range(len(framed) - len(plain) + 1):
+        if framed[start:start + len(plain)] == plain:
+            return list(framed[:start]), list(framed[start + len(plain):])
+    raise SettingsError("the tokenizer's special tokens could not be told apart from the text's")
+
+
+def window_spans(length: int, room: int, stride: int) -> list[tuple[int, int]]:
+    """[start, end) of each window over ``length`` tokens: ``room`` tokens each, neighbours sharing
+    ``stride``, the last one ending at the text's end — the windows a fast tokenizer's overflow makes, cut
+    here so that they do not depend on the tokenizer library's version."""
+    step = room - stride
+    count = 1 if length <= room else 1 + -(-(length - room) // step)
+    return [(index * step, min(index * step + room, length)) for index in range(count)]
 
 
 def human_margin(logits: np.ndarray) -> np.ndarray:

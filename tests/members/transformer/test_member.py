@@ -22,7 +22,7 @@ from humanorai.members.transformer.backends import (
     fast_int8,
     make_backend,
 )
-from humanorai.members.transformer.member import TransformerMember, WindowSettings
+from humanorai.members.transformer.member import TransformerMember, WindowSettings, window_spans
 from humanorai.text import RAW
 from tests.synthetic import make_rows
 
@@ -191,3 +191,44 @@ def test_openvino_bf16_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> No
     reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
     bf16 = member(tiny_bundle, folder, "openvino", "bf16").predict_proba(TextBatch(TEXTS))
     assert np.mean((np.abs(bf16 - reference) <= 0.05) & ((bf16 >= 0.5) == (reference >= 0.5))) >= 0.95
+
+
+def test_windows_are_those_of_the_tokenizers_overflow_and_the_cost_counts_their_tokens(tiny_bundle: Path,
+                                                                                       folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16)
+    batch = TextBatch([TEXTS[0][:30], TEXTS[1], " ".join(TEXTS[:6]), " ".join(TEXTS[:15]), "字" * 500, "x " * 62])
+    encoded = scorer._tokenizer(batch.texts, truncation=True, max_length=64, stride=16,
+                                return_overflowing_tokens=True)
+    windows, owners = scorer._windows_of(batch)
+    assert windows == encoded["input_ids"] and owners.tolist() == encoded["overflow_to_sample_mapping"]
+    assert max(np.bincount(owners)) > 5  # long texts really are several windows
+    built = [sum(len(ids) for ids, owner in zip(windows, owners, strict=True) if owner == index)
+             for index in range(len(batch))]
+    assert scorer.cost(batch).tolist() == built
+    with_emoji = TextBatch([*batch.texts, "😀" * 300, "é" * 200, "a"])
+    assert (scorer.cost_bound(with_emoji) >= scorer.cost(with_emoji)).all()  # the bound never undercounts
+
+
+@pytest.mark.parametrize(("length", "spans"), [
+    (0, [(0, 0)]), (10, [(0, 10)]), (62, [(0, 62)]), (63, [(0, 62), (46, 63)]), (108, [(0, 62), (46, 108)]),
+    (109, [(0, 62), (46, 108), (92, 109)]),
+])
+def test_window_spans_share_the_stride_and_end_at_the_text_end(length: int, spans: list[tuple[int, int]]) -> None:
+    assert window_spans(length, room=62, stride=16) == spans
+
+
+def test_scoring_in_steps_yields_once_per_run_and_equals_predict_proba(tiny_bundle: Path, folder: str) -> None:
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16, max_tokens_per_run=128)
+    batch = TextBatch([TEXTS[0][:100], " ".join(TEXTS[:6])])
+    steps = scorer.scoring(batch)
+    yielded = 0
+    while True:
+        try:
+            next(steps)
+            yielded += 1
+        except StopIteration as done:
+            stepwise = done.value
+            break
+    windows = batch.annotations[(folder, "windows")].sum()
+    assert yielded >= windows // 2  # at most two 64-token windows fit a 128-token run
+    assert np.array_equal(stepwise, scorer.predict_proba(TextBatch(batch.texts)))
