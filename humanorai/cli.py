@@ -284,6 +284,7 @@ def serve(
     import uvicorn
 
     from humanorai.server.app import create_app
+    from humanorai.server.connections import READ_CHUNK_BYTES, guarded_protocol
 
     try:
         settings = ServiceSettings.from_env()
@@ -302,7 +303,9 @@ def serve(
     for handled in (signal.SIGINT, signal.SIGTERM):
         signal.signal(handled, lambda signum, frame: stopped_by.append(signum))
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
-                timeout_graceful_shutdown=settings.shutdown_grace_s)
+                timeout_graceful_shutdown=settings.shutdown_grace_s, http=guarded_protocol(settings),
+                timeout_keep_alive=settings.keep_alive_s,  # type: ignore[arg-type]  # a float works: call_later
+                h11_max_incomplete_event_size=settings.max_header_bytes + READ_CHUNK_BYTES)
     if stopped_by:
         console.print(f"stopped by {signal.Signals(stopped_by[0]).name}; requests in flight were answered")
 

@@ -11,9 +11,16 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
 | HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
 | HUMANORAI_MAX_BATCH_TEXTS | 64 | most texts in one ``/predict/batch`` call (more: HTTP 413) |
+| HUMANORAI_MAX_REQUEST_TOKENS | 131072 | most token positions (windows x tokens, all members) per request (413) |
+| HUMANORAI_REQUEST_TIMEOUT_S | 60 | a request unanswered this long after it arrived gets HTTP 504; its scoring stops |
+| HUMANORAI_MAX_BODY_BYTES | 8388608 | largest request body, refused before it is read (more: HTTP 413) |
+| HUMANORAI_MAX_HEADER_BYTES | 16384 | largest request head (request line and headers; more: HTTP 431) |
+| HUMANORAI_HEADER_TIMEOUT_S | 10 | a connection that has not sent a whole request head this long is closed (HTTP 408) |
+| HUMANORAI_KEEP_ALIVE_S | 5 | an idle keep-alive connection is closed after this long |
+| HUMANORAI_MAX_CONNECTIONS | 512 | open connections; more get 503 and are closed (capped at the file limit less 64) |
 | HUMANORAI_MAX_CONCURRENT_REQUESTS | 64 | requests scored at once; more get HTTP 429 |
 | HUMANORAI_CACHE_SIZE | 2048 | texts whose member votes are kept for repeats (0 disables) |
-| HUMANORAI_BATCHING | 1 | merge concurrent requests into micro-batches (0 disables) |
+| HUMANORAI_BATCHING | 1 | merge concurrent requests into micro-batches (0: each request is scored on its own) |
 | HUMANORAI_BATCH_WAIT_MS | 10 | longest wait for a micro-batch to fill |
 | HUMANORAI_MAX_BATCH_TEXTS_PER_RUN | 32 | most texts in one micro-batch |
 | HUMANORAI_MAX_BATCH_TOKENS | 16384 | most estimated tokens in one micro-batch |
@@ -123,6 +130,14 @@ class ServiceSettings:
     #: Most texts in one ``/predict/batch`` call (a micro-batch's limit is ``BatchLimits.max_batch_texts``).
     max_texts_per_request: int = 64
     max_concurrent_requests: int = 64
+    #: Token positions (windows x their tokens, every transformer summed) one request may cost.
+    max_request_tokens: int = 131_072
+    request_timeout_s: float = 60.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    header_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
+    max_connections: int = 512
     #: On SIGTERM/SIGINT, how long requests in flight may take to finish before the process exits.
     shutdown_grace_s: int = 10
     engine: EngineSettings = field(default_factory=lambda: EngineSettings(batching=BatchLimits()))
@@ -161,10 +176,18 @@ class ServiceSettings:
             max_text_chars=int(number("MAX_TEXT_CHARS", defaults.max_text_chars, 1)),
             max_texts_per_request=int(number("MAX_BATCH_TEXTS", defaults.max_texts_per_request, 1)),
             max_concurrent_requests=int(number("MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, 1)),
+            max_request_tokens=int(number("MAX_REQUEST_TOKENS", defaults.max_request_tokens, 1)),
+            request_timeout_s=number("REQUEST_TIMEOUT_S", defaults.request_timeout_s, 0.001),
+            max_body_bytes=int(number("MAX_BODY_BYTES", defaults.max_body_bytes, 1)),
+            max_header_bytes=int(number("MAX_HEADER_BYTES", defaults.max_header_bytes, 1024)),
+            header_timeout_s=number("HEADER_TIMEOUT_S", defaults.header_timeout_s, 0.001),
+            keep_alive_s=number("KEEP_ALIVE_S", defaults.keep_alive_s, 0.001),
+            max_connections=int(number("MAX_CONNECTIONS", defaults.max_connections, 1)),
             shutdown_grace_s=math.ceil(number("SHUTDOWN_GRACE_S", defaults.shutdown_grace_s)),
             engine=EngineSettings(
                 cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
-                batching=limits if number("BATCHING", 1) else None,
+                # The server always schedules through the batcher (fair turns, deadlines); off = no merging.
+                batching=limits if number("BATCHING", 1) else replace(limits, max_wait_ms=0, max_batch_texts=1),
             ),
         )
 

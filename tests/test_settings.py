@@ -19,7 +19,9 @@ def test_environment_overrides() -> None:
     })
     assert settings.bundle == Path("/srv/bundle") and settings.api_key == "k"
     assert settings.cors_origins == ("https://a.example", "https://b.example")
-    assert settings.max_text_chars == 500 and settings.engine.cache_size == 0 and settings.engine.batching is None
+    assert settings.max_text_chars == 500 and settings.engine.cache_size == 0
+    # Batching off still schedules through the batcher (turns, deadlines), merging nothing.
+    assert settings.engine.batching is not None and settings.engine.batching.max_batch_texts == 1
 
 
 def test_a_non_number_names_the_variable() -> None:
@@ -29,7 +31,8 @@ def test_a_non_number_names_the_variable() -> None:
 
 @pytest.mark.parametrize(("variable", "value"), [
     ("MAX_TEXT_CHARS", "-1"), ("MAX_TEXT_CHARS", "0"), ("MAX_BATCH_TEXTS", "inf"), ("CACHE_SIZE", "nan"),
-    ("BATCH_WAIT_MS", "-5"), ("SHUTDOWN_GRACE_S", "-inf"),
+    ("BATCH_WAIT_MS", "-5"), ("SHUTDOWN_GRACE_S", "-inf"), ("REQUEST_TIMEOUT_S", "0"), ("MAX_REQUEST_TOKENS", "nan"),
+    ("MAX_BODY_BYTES", "-1"), ("MAX_HEADER_BYTES", "100"), ("HEADER_TIMEOUT_S", "inf"), ("MAX_CONNECTIONS", "0"),
 ])
 def test_negative_zero_and_non_finite_limits_are_refused_by_name(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"HUMANORAI_{variable}='{value}' must be a finite number of at least"):

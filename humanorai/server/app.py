@@ -1,38 +1,42 @@
 """The HTTP service: translates HTTP to engine calls and back, nothing more.
 
 Routes live on a module-level router and reach the service's parts (engine loader, limits, metrics)
-through one dependency; errors become JSON ``{"error": ..., "detail": ...}`` by exception handlers keyed by
-class — a stack trace never reaches a client. The bundle loads in a background thread at start-up; until
-it is ready, ``/ready`` and the API answer 503 with ``Retry-After`` rather than making the first caller wait.
+through one dependency; errors become JSON ``{"error": ..., "detail": ...}`` (:mod:`.error_handlers`).
+The bundle loads in a background thread at start-up; until it is ready, ``/ready`` and the API answer 503
+with ``Retry-After`` rather than making the first caller wait. Work per request is bounded three ways: its
+cost in token positions (413), its deadline (504), and its client (gone: the scoring stops).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from humanorai.errors import InputError
-from humanorai.scoring.batching import Overloaded
 from humanorai.scoring.engine import Engine, Prediction
+from humanorai.server.error_handlers import ERROR_HANDLERS, RETRY_AFTER_BUSY_S, ApiError
+from humanorai.server.middleware import (
+    ARRIVED,
+    EdgeLimitsMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from humanorai.server.prometheus import ServiceMetrics
 from humanorai.server.schemas import (
     BatchPredictRequest,
@@ -48,28 +52,21 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 RETRY_AFTER_LOADING_S = 5
-RETRY_AFTER_BUSY_S = 1
-#: How often a request waiting for its micro-batch checks that its client is still connected.
+#: How often a request waiting for its answer checks that its client is still connected.
 DISCONNECT_POLL_S = 0.1
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (401, 413, 422, 429, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 503, 504)
 }
-#: On every answer: no MIME sniffing, never inside a frame (the page has an API-key field), no referrer.
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer")]
+#: JSON Schema pattern of a text with a character that is not whitespace by Python's rule (``str.isspace``,
+#: what the route's emptiness check uses); JSON Schema's ``\s`` differs (U+0085, U+001C–U+001F, U+FEFF), so
+#: the class is spelled out.
+NOT_BLANK = "[^" + "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace()) + "]"
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
                                            "frame-ancestors 'none'"}
-
-
-class ApiError(Exception):
-    """An expected failure with its HTTP status and a message the client can act on."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None, detail: object = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-        self.detail = detail
+#: Declares the key in the OpenAPI schema; the check itself runs in :class:`EdgeLimitsMiddleware`, before
+#: the body is read.
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="Needed when the server sets HUMANORAI_API_KEY.")
 
 
 class EngineLoader:
@@ -154,27 +151,46 @@ class Service:
 
     async def score(self, request: Request, texts: list[str], method: str | None,
                     point: str | None) -> list[Prediction]:
+        """Refuse a request that would cost too much, then wait for its answer until its deadline or
+        until its client goes; in both cases its scoring stops at the next step."""
         engine = self.loader.ready_engine()
         with self.admission:
-            if engine.batching:
-                return await _unless_disconnected(request, engine.submit(texts, method, point), self.metrics)
-            return await run_in_threadpool(engine.predict, texts, method, point)
+            limit = self.settings.max_request_tokens
+            cost = await run_in_threadpool(engine.cost_over, texts, limit)
+            if cost is not None:
+                raise ApiError(413, f"this request would run {cost} token positions through the models (windows "
+                                    f"x tokens, every member summed); the limit is {limit} "
+                                    "(HUMANORAI_MAX_REQUEST_TOKENS): send shorter texts or fewer per call",
+                               detail={"cost": cost, "limit": limit})
+            arrived = request.scope.get("state", {}).get(ARRIVED, time.monotonic())
+            return await self._answer(request, engine.submit(texts, method, point),
+                                      arrived + self.settings.request_timeout_s)
+
+    async def _answer(self, request: Request, queued: Future[list[Prediction]],
+                      deadline: float) -> list[Prediction]:
+        waiting = asyncio.wrap_future(queued)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                queued.cancel()
+                self.metrics.dropped.labels(reason="deadline").inc()
+                raise ApiError(504, f"no answer within {self.settings.request_timeout_s:g} s "
+                                    "(HUMANORAI_REQUEST_TIMEOUT_S); its scoring was stopped")
+            done, _ = await asyncio.wait({waiting}, timeout=min(DISCONNECT_POLL_S, remaining))
+            if done:
+                return waiting.result()
+            if await request.is_disconnected():
+                queued.cancel()
+                self.metrics.dropped.labels(reason="disconnected").inc()
+                raise ApiError(499, "the client closed the connection before its answer was ready")
 
 
 def service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
-    expected = service(request).settings.api_key
-    if expected is None:
-        return
-    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-        raise ApiError(401, "missing or wrong API key: send it in the X-API-Key header")
-
-
 ServiceDependency = Annotated[Service, Depends(service)]
-api = APIRouter(dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
+api = APIRouter(responses=ERROR_RESPONSES)
 public = APIRouter()
 
 
@@ -205,7 +221,8 @@ async def models(parts: ServiceDependency) -> dict[str, Any]:
     return parts.loader.ready_engine().manifest.to_dict()
 
 
-@public.api_route("/health", methods=["GET", "HEAD"])
+@public.head("/health", include_in_schema=False)  # HEAD works; the schema documents GET alone (one id)
+@public.get("/health")  # registered first, so a 405's Allow names the documented method
 async def health() -> dict[str, str]:
     """The process is up (models may still be loading: see /ready)."""
     return {"status": "ok"}
@@ -256,6 +273,10 @@ def create_app(bundle: Path, settings: ServiceSettings | None = None,
     app = FastAPIOffline(title="humanorai", version="0.1.0", lifespan=lifespan, redoc_url=None,
                          description="Tells whether an English text was written by a HUMAN (1) or an AI (0).")
     app.state.service = Service(settings, loader, Admission(settings.max_concurrent_requests), metrics)
+    # Outermost last: security headers on every answer, then metrics, CORS, and the edge limits.
+    guarded = frozenset(route.path for route in api.routes if isinstance(route, APIRoute))
+    app.add_middleware(EdgeLimitsMiddleware, guarded_paths=guarded, api_key=settings.api_key,
+                       max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
@@ -263,121 +284,28 @@ def create_app(bundle: Path, settings: ServiceSettings | None = None,
         app.add_exception_handler(error_class, handler)  # type: ignore[arg-type]
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.include_router(api)
+    # The key is in the schema only where the server asks for one.
+    app.include_router(api, dependencies=[Security(API_KEY_HEADER)] if settings.api_key else [])
     app.include_router(public)
+    app.openapi = _openapi_with_limits(app, settings)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
-async def _unless_disconnected(request: Request, queued: Future[list[Prediction]],
-                               metrics: ServiceMetrics) -> list[Prediction]:
-    """Wait for a queued batch result; if the client goes away first, cancel it so it costs no compute."""
-    waiting = asyncio.wrap_future(queued)
-    while True:
-        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_S)
-        if done:
-            return waiting.result()
-        if await request.is_disconnected():
-            queued.cancel()
-            metrics.dropped.inc()
-            raise ApiError(499, "the client closed the connection before its answer was ready")
 
+def _openapi_with_limits(app: FastAPI, settings: ServiceSettings) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` that also states the service's limits on texts, which come from the environment."""
+    generate = app.openapi
 
-def _error(status: int, message: str, detail: object = None, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            text = {"minLength": 1, "maxLength": settings.max_text_chars, "pattern": NOT_BLANK}
+            bodies = schema["components"]["schemas"]
+            bodies["PredictRequest"]["properties"]["text"].update(text)
+            texts = bodies["BatchPredictRequest"]["properties"]["texts"]
+            texts["maxItems"] = settings.max_texts_per_request
+            texts["items"].update(text)
+        return app.openapi_schema  # type: ignore[return-value]
 
-
-async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-    return _error(error.status, error.message, error.detail, error.retry_after)
-
-
-async def _overloaded(_: Request, error: Overloaded) -> JSONResponse:
-    return _error(429, str(error), retry_after=RETRY_AFTER_BUSY_S)
-
-
-async def _input_error(_: Request, error: InputError) -> JSONResponse:
-    return _error(422, str(error))
-
-
-async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-    problems = [_describe_problem(problem) for problem in error.errors()]
-    return _error(422, "; ".join(problems), detail=problems)
-
-
-async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-    response = _error(error.status_code, str(error.detail))
-    response.headers.update(error.headers or {})  # e.g. Allow on a 405
-    return response
-
-
-async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-    logger.exception("unexpected error while serving a request", exc_info=error)
-    return _error(500, "internal error; the server log has the details")
-
-
-#: Exception class → its JSON answer.
-ERROR_HANDLERS = {ApiError: _api_error, Overloaded: _overloaded, InputError: _input_error,
-                  RequestValidationError: _invalid_request, StarletteHTTPException: _http_error,
-                  Exception: _unexpected}
-
-
-def _describe_problem(problem: dict[str, Any]) -> str:
-    location = [str(part) for part in problem.get("loc", ()) if part != "body"]
-    if problem.get("type") == "json_invalid":
-        return "the body is not valid JSON"
-    if not location:
-        return 'the body must be a JSON object: send a JSON object like {"text": "..."}'
-    where = ".".join(location) or "body"
-    return f"{where}: {problem.get('msg', 'invalid')}"
-
-
-class SecurityHeadersMiddleware:
-    """Adds :data:`SECURITY_HEADERS` to every HTTP answer, errors and static files included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self._app(scope, receive, send_with_headers)
-
-
-class MetricsMiddleware:
-    """Counts requests and their latency by route and status.
-
-    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware hides
-    the client's disconnect from ``request.is_disconnected()``, which the batching path relies on.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_and_note_status)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self._metrics.requests.labels(route=path, status=str(status)).inc()
-            self._metrics.latency.labels(route=path).observe(time.perf_counter() - started)
+    return openapi

@@ -29,7 +29,11 @@ class ServiceMetrics(EngineObserver):
                                      buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
         self.batch_tokens = Histogram("humanorai_batch_tokens", "Estimated tokens per micro-batch",
                                       buckets=(64, 256, 1024, 4096, 16384, 65536), registry=self.registry)
-        self.dropped = Counter("humanorai_dropped_requests", "Requests dropped because their client went away",
+        self.dropped = Counter("humanorai_dropped_requests",
+                               "Requests given up before their answer: client gone or deadline passed",
+                               ["reason"], registry=self.registry)
+        self.stopped = Counter("humanorai_stopped_texts",
+                               "Texts whose scoring stopped part-way because every caller had given up",
                                registry=self.registry)
         self.queue_depth = Gauge("humanorai_queue_depth", "Texts waiting for a micro-batch", registry=self.registry)
 
@@ -42,6 +46,9 @@ class ServiceMetrics(EngineObserver):
     def on_batch(self, texts: int, tokens: int, waited_ms: float) -> None:
         self.batch_texts.observe(texts)
         self.batch_tokens.observe(tokens)
+
+    def on_stopped(self, texts: int) -> None:
+        self.stopped.inc(texts)
 
     def on_cache(self, hit: bool) -> None:
         self.cache.labels(result="hit" if hit else "miss").inc()

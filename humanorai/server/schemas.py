@@ -22,9 +22,9 @@ ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or sta
 
 
 class PredictRequest(BaseModel):
-    # minLength is stated for clients and checked by the route, whose message names an unpaired surrogate's
-    # position; a pydantic constraint would reject such text with a vaguer message first.
-    text: StrictStr = Field(description="The text to classify (English).", json_schema_extra={"minLength": 1})
+    # The text's limits (non-blank, at most HUMANORAI_MAX_TEXT_CHARS) are stated in the schema by the app and
+    # checked by the route, whose messages name the problem; pydantic constraints would answer more vaguely.
+    text: StrictStr = Field(description="The text to classify (English).")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
     operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
 

@@ -189,7 +189,7 @@ def test_a_request_whose_client_went_away_is_dropped_before_it_costs_compute(tin
         time.sleep(4.0)  # past the batch deadline: a live request would have run by now
         after = httpx.get(f"{server.url}/metrics").text
         dropped = "humanorai_dropped_requests_total"
-        assert metric(after, dropped) - metric(before, dropped) == 1
+        assert metric(after, dropped, reason="disconnected") - metric(before, dropped, reason="disconnected") == 1
         assert metric(after, "humanorai_batch_texts_count") == metric(before, "humanorai_batch_texts_count")
         served = httpx.post(f"{server.url}/predict", json={"text": LONG_ENOUGH}, timeout=30)
         assert served.status_code == 200  # the server carries on normally
