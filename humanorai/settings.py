@@ -23,7 +23,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_BATCHING | 1 | merge concurrent requests into micro-batches (0: each request is scored on its own) |
 | HUMANORAI_BATCH_WAIT_MS | 10 | longest wait for a micro-batch to fill |
 | HUMANORAI_MAX_BATCH_TEXTS_PER_RUN | 32 | most texts in one micro-batch |
-| HUMANORAI_MAX_BATCH_TOKENS | 16384 | most estimated tokens in one micro-batch |
+| HUMANORAI_MAX_BATCH_TOKENS | 16384 | most tokens in one micro-batch, counted as UTF-8 bytes (an upper bound) |
 | HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
 | HUMANORAI_SHUTDOWN_GRACE_S | 10 | on SIGTERM/SIGINT, how long requests in flight may take to finish |
 
@@ -103,7 +103,9 @@ class BatchLimits:
     max_wait_ms: float = 10.0
     #: Most texts in one micro-batch.
     max_batch_texts: int = 32
-    #: Most estimated tokens (characters / 4) in one batch; a single larger request still runs alone.
+    #: Most tokens in one batch, counted as UTF-8 bytes (a token is at least one byte); a single larger request
+    #: runs alone. Small on purpose: a batch's texts are answered together, so a long one would hold up the
+    #: short ones merged with it; the model runs are cut into runs of windows anyway.
     max_batch_tokens: int = 16384
     #: Most texts waiting in the queue; more are refused as overloaded.
     max_queued_texts: int = 256

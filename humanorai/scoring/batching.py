@@ -2,7 +2,7 @@
 
 Modelled on text-embeddings-inference's queue: the limits are passed in once, requests wait at most
 ``max_wait_ms`` for company, a batch never exceeds ``max_batch_texts`` texts or ``max_batch_tokens``
-estimated tokens, and at most ``max_queued_texts`` texts wait at once — past that :meth:`submit` refuses
+tokens counted as UTF-8 bytes, and at most ``max_queued_texts`` texts wait at once — past that :meth:`submit` refuses
 with :class:`Overloaded` instead of letting memory grow.
 
 Scoring runs in steps (a transformer's step is one run of windows). One worker thread takes the batches in
@@ -28,9 +28,6 @@ from humanorai.settings import BatchLimits
 
 Result = TypeVar("Result")
 
-#: Rough characters per token for English, used only to bound a batch's size before tokenising.
-CHARS_PER_TOKEN = 4
-
 
 class Overloaded(HumanoraiError):
     """Too many texts are waiting; the caller should retry later."""
@@ -53,7 +50,9 @@ class _Request(Generic[Result]):
 
     @property
     def tokens(self) -> int:
-        return sum(len(text) for text in self.texts) // CHARS_PER_TOKEN + 1
+        """Its size before tokenising, as UTF-8 bytes: a token is at least one byte, so a text long in tokens
+        (CJK, emoji) is never taken for a short one and merged into a batch of short texts it would hold up."""
+        return sum(len(text.encode("utf-8", "surrogatepass")) for text in self.texts)
 
 
 @dataclass

@@ -166,3 +166,16 @@ def test_a_batch_runs_on_while_one_of_its_callers_remains() -> None:
     assert staying.result(timeout=10) == ["B"]
     batcher.close()
     assert counter.stopped == 0 and counter.batches == 1
+
+
+def test_a_text_long_in_tokens_is_not_merged_with_short_ones_it_would_hold_up() -> None:
+    scorer = RecordingScorer(delay_s=0.005)
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=100, max_batch_tokens=16384))
+    heavy_text = "字" * 6000 + "+" * 30  # 6,030 characters, but 18,030 UTF-8 bytes: past the batch budget
+    heavy = batcher.submit([heavy_text])
+    short = batcher.submit(["short"])
+    assert short.result(timeout=10) == ["SHORT"]
+    assert not heavy.done()  # answered while the heavy text is still being scored
+    heavy.result(timeout=10)
+    batcher.close()
+    assert scorer.batches == [[heavy_text], ["short"]]
