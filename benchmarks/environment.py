@@ -5,6 +5,7 @@ Light on purpose (no model library is imported), so each benchmark's ``--help`` 
 
 from __future__ import annotations
 
+import argparse
 import platform
 from pathlib import Path
 
@@ -27,3 +28,13 @@ def cpu_model() -> str:
 def default_bundle() -> Path:
     """The bundle a benchmark measures when given none: ``HUMANORAI_BUNDLE``, else the demo bundle."""
     return ServiceSettings.from_env().bundle or DEMO_BUNDLE
+
+
+def traffic_options(description: str | None, clients: int, seconds: float) -> argparse.ArgumentParser:
+    """The options of a benchmark that sends HTTP traffic to its own server: bundle, corpus, clients, time."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--clients", type=int, default=clients)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    return parser

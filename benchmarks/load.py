@@ -9,7 +9,6 @@ Usage: python -m benchmarks.load --bundle DIR [--corpus CSV] [--clients 32] [--s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import time
@@ -20,7 +19,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from benchmarks.environment import DEFAULT_CORPUS, cpu_model
+from benchmarks.environment import cpu_model, traffic_options
 from benchmarks.server_process import start_server
 
 MAX_REQUESTS_PER_MODE = 100_000
@@ -66,11 +65,7 @@ async def run_clients(url: str, texts: list[str], clients: int, seconds: float) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser = traffic_options(__doc__, clients=32, seconds=60.0)
     args = parser.parse_args()
     texts = pd.read_csv(args.corpus)["text"].sample(frac=1.0, random_state=0).tolist()
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); {args.clients} clients for {args.seconds:.0f} s per mode; "
