@@ -53,6 +53,10 @@ OperatingPoint = Literal["balanced", "fpr5", "fpr1"]
 FALSE_POSITIVE_RATES = {"fpr5": 0.05, "fpr1": 0.01}
 #: A bundle's default method as ``train`` takes it: a method, or the best one on the test split.
 EnsembleChoice = Literal["majority", "soft", "stacked", "best"]
+#: What calibration, the stacker and the operating points are fitted on: the validation split's scores, or
+#: out-of-fold scores over the training split's groups (group K-fold) for the members cheap to retrain,
+#: pooled with the validation split's (see ``training.out_of_fold``).
+CalibrationSource = Literal["validation", "group-kfold"]
 #: Size of a transformer trained from scratch (see ``members.transformer.checkpoints.PRESETS``).
 PresetName = Literal["tiny", "small"]
 
@@ -298,8 +302,15 @@ class TrainSettings:
     #: Use this running H2O cluster instead of starting one.
     h2o_url: str | None = None
     transformers: TransformerTrainSettings = field(default_factory=TransformerTrainSettings)
-    #: Fit a Platt calibration per member on the validation split (applied when serving).
+    #: Fit a Platt calibration per member (applied when serving), on the data ``calibration`` says.
     calibrate: bool = False
+    #: What calibration, the stacker and the operating points are fitted on.
+    calibration: CalibrationSource = "validation"
+    #: Folds of the training split's groups for ``group-kfold`` (fewer when there are fewer groups).
+    calibration_folds: int = 5
+    #: Members retrained on every fold for ``group-kfold``: those cheap to retrain (the H2O trio). The
+    #: others, not retrained, are calibrated on the validation split.
+    refit_members: tuple[str, ...] = ("DRF", "GBM", "GLM")
     ensemble: EnsembleChoice = "majority"
     #: Keep only what serving needs (e.g. drop the transformers' safetensors and FP32 ONNX).
     serving_only: bool = False
@@ -310,6 +321,12 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         choice(self.ensemble, EnsembleChoice, "--ensemble")
+        choice(self.calibration, CalibrationSource, "--calibration")
+        if self.calibration_folds < 2:
+            raise ValueError(f"--calibration-folds must be at least 2, not {self.calibration_folds}")
+        if self.calibration == "group-kfold" and self.members and not set(self.members) & set(self.refit_members):
+            raise ValueError("--calibration group-kfold retrains the --refit-members on every fold, and none of "
+                             "them is among the members to train")
         if self.ensemble == "stacked" and len(self.members) == 1:
             raise ValueError("the stacked ensemble needs at least two members")
 
