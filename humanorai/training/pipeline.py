@@ -46,7 +46,8 @@ MIN_SPLIT_TEXTS = 50
 
 @dataclass(frozen=True)
 class Fitted:
-    """What is learnt from the validation split on top of the members: calibrations and the stacker."""
+    """What is learnt on top of the members from their held-out scores: calibrations, the stacker and the
+    operating points."""
 
     calibrations: dict[str, Calibration]
     ensemble: dict[str, Any]
@@ -118,15 +119,15 @@ def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]]
     trained = _train_members(settings, split, files, staging)
     valid_scores, test_scores = _score_as_served(staging, trained, [("validation", split.valid),
                                                                     ("test", split.test)])
-    evidence = _calibration_data(settings, split, files, valid_scores, staging.parent)
-    fitted = _fit_ensemble(trained, evidence, settings.calibrate)
+    fit_data = _calibration_data(settings, split, files, valid_scores, staging.parent)
+    fitted = _fit_ensemble(trained, fit_data, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
     scored, report = _evaluate(trained, fitted, split.test, test)
     chosen: str = report["best_method"] if settings.ensemble == "best" else settings.ensemble
     methods = {name: result["metrics"] for name, result in report["ensembles"].items()}
     manifest = replace(
         trained,
-        training={**trained.training, "calibration": evidence.record},
+        training={**trained.training, "calibration": fit_data.record},
         members=[replace(entry, calibration=_calibration_of(fitted, entry.name),
                          metrics={**entry.metrics, **report["members"][entry.name]["metrics"]})
                  for entry in trained.members],
@@ -207,8 +208,8 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
             manifest = _train_members(fold_settings, fold, files, Path(staging))
             return _score_as_served(Path(staging), manifest, [("held-out fold", held_out)])[0]
 
-    with stage(f"Out-of-fold scores of {', '.join(refit)}: {settings.calibration_folds} folds of the training "
-               f"split's groups"):
+    with stage(f"Out-of-fold scores of {', '.join(refit)}: up to {settings.calibration_folds} folds of the "
+               "training split's groups"):
         oof = out_of_fold_scores(split.train, settings.calibration_folds, settings.seed, score_fold)
     return pooled_data(split.train, oof, split.valid, valid_scores)
 
