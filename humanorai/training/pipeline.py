@@ -197,9 +197,12 @@ def _score_as_served(staging: Path, manifest: Manifest,
 def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[str, object]],
                       valid_scores: dict[str, np.ndarray], scratch: Path) -> CalibrationData:
     """The scores the ensemble's numbers are fitted on, as ``settings.calibration`` asks."""
-    if settings.calibration == "validation":
-        return validation_data(split.valid, valid_scores)
     refit = tuple(name for name in settings.members if name in settings.refit_members)
+    if settings.calibration == "validation" or not refit:
+        if settings.calibration != "validation":
+            note(f"no member to retrain per fold ({', '.join(settings.refit_members)}): fitting on the validation "
+                 "split")
+        return validation_data(split.valid, valid_scores)
     fold_settings = replace(settings, members=refit)
 
     def score_fold(training: Corpus, held_out: Corpus) -> dict[str, np.ndarray]:

@@ -113,9 +113,6 @@ def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, t
     assert result.returncode == 2 and "--calibration must be one of validation, group-kfold" in result.stderr
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--calibration-folds", "1")
     assert result.returncode == 2 and "--calibration-folds must be at least 2" in result.stderr
-    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "bert",
-                     "--calibration", "group-kfold")
-    assert result.returncode == 2 and "none of them is among the members to train" in result.stderr
 
 
 @pytest.mark.slow
@@ -150,3 +147,18 @@ def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(cor
         for raw_vote, vote in zip(before.votes, after.votes, strict=True):
             expected = Calibration.from_dict(calibrations[vote.member]).apply(np.array([raw_vote.p_human]))[0]
             assert vote.p_human == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_group_kfold_without_a_member_to_retrain_fits_on_the_validation_split(corpus_csv: Path,
+                                                                              tmp_path: Path) -> None:
+    out = tmp_path / "glm"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
+                     "--calibrate", "--calibration", "group-kfold", "--refit-members", "drf")
+    assert result.returncode == 0, result.stderr
+    assert "no member to retrain per fold (DRF): fitting on the validation split" in result.stderr
+    manifest = load_bundle(out)
+    valid = manifest.training["split"]["valid"]
+    assert manifest.training["calibration"] == {"fitted_on": "validation", "texts": valid["rows"],
+                                                "groups": valid["groups"]}
+    assert manifest.members[0].calibration is not None
