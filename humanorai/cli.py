@@ -143,9 +143,10 @@ def train(
         help="What calibration, the stacker and the operating points are fitted on: validation (the validation "
              "split's scores) or group-kfold (out-of-fold scores over the training split's groups for the "
              "--refit-members, pooled with the validation split's; the other members keep the validation "
-             "split).")] = "validation",
+             "split).")] = "group-kfold",
     calibration_folds: Annotated[int, typer.Option(
-        help="With --calibration group-kfold: folds of the training split's groups.")] = 5,
+        help="With --calibration group-kfold: folds of the training split's groups (each one more training "
+             "of the --refit-members).")] = 3,
     refit_members: Annotated[str, typer.Option(
         help="With --calibration group-kfold: the members retrained on every fold (cheap ones).")] = "drf,gbm,glm",
     ensemble: Annotated[str, typer.Option(

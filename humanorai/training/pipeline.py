@@ -198,10 +198,12 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
                       valid_scores: dict[str, np.ndarray], scratch: Path) -> CalibrationData:
     """The scores the ensemble's numbers are fitted on, as ``settings.calibration`` asks."""
     refit = tuple(name for name in settings.members if name in settings.refit_members)
-    if settings.calibration == "validation" or not refit:
+    # Out-of-fold scores feed the retrained members' calibrations, and the stacker and operating points only
+    # when every member has them: without either, they would change nothing and cost K trainings.
+    if settings.calibration == "validation" or not refit or not (settings.calibrate or refit == settings.members):
         if settings.calibration != "validation":
-            note(f"no member to retrain per fold ({', '.join(settings.refit_members)}): fitting on the validation "
-                 "split")
+            note(f"out-of-fold scores would change nothing here (no member among {', '.join(settings.refit_members)}"
+                 ", or no --calibrate and members that are not retrained): fitting on the validation split")
         return validation_data(split.valid, valid_scores)
     fold_settings = replace(settings, members=refit)
 

@@ -156,7 +156,7 @@ def test_group_kfold_without_a_member_to_retrain_fits_on_the_validation_split(co
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
                      "--calibrate", "--calibration", "group-kfold", "--refit-members", "drf")
     assert result.returncode == 0, result.stderr
-    assert "no member to retrain per fold (DRF): fitting on the validation split" in result.stderr
+    assert "out-of-fold scores would change nothing here (no member among DRF" in result.stderr
     manifest = load_bundle(out)
     valid = manifest.training["split"]["valid"]
     assert manifest.training["calibration"] == {"fitted_on": "validation", "texts": valid["rows"],
