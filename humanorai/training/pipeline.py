@@ -116,7 +116,7 @@ def _check_target(out: Path, overwrite: bool) -> None:
 
 
 def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]], staging: Path) -> Manifest:
-    trained = _train_members(settings, split, files, staging)
+    trained = _train_members(settings, settings.members, split, files, staging)
     valid_scores, test_scores = _score_as_served(staging, trained, [("validation", split.valid),
                                                                     ("test", split.test)])
     fit_data = _calibration_data(settings, split, files, valid_scores, staging.parent)
@@ -145,13 +145,13 @@ def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]]
     return manifest
 
 
-def _train_members(settings: TrainSettings, split: Split, files: list[dict[str, object]],
+def _train_members(settings: TrainSettings, members: tuple[str, ...], split: Split, files: list[dict[str, object]],
                    staging: Path) -> Manifest:
-    """Train every asked-for member (``settings.members``) into ``staging``; the manifest of what was
-    trained, before anything is fitted on their scores."""
+    """Train ``members`` into ``staging``; the manifest of what was trained, before anything is fitted on
+    their scores."""
     builds = []
     for family in FAMILIES:
-        asked = tuple(name for name in family.members if name in settings.members)
+        asked = tuple(name for name in family.members if name in members)
         if asked:
             builds.append(family.train(TrainingJob(asked, split, staging, settings)))
     return trained_manifest(builds, settings, split, files)
@@ -205,12 +205,10 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
             note(f"out-of-fold scores would change nothing here (no member among {', '.join(settings.refit_members)}"
                  ", or no --calibrate and members that are not retrained): fitting on the validation split")
         return validation_data(split.valid, valid_scores)
-    fold_settings = replace(settings, members=refit)
-
     def score_fold(training: Corpus, held_out: Corpus) -> dict[str, np.ndarray]:
         fold = Split(train=training, valid=split.valid, test=held_out)
         with tempfile.TemporaryDirectory(prefix=".out-of-fold-", dir=scratch) as staging:
-            manifest = _train_members(fold_settings, fold, files, Path(staging))
+            manifest = _train_members(settings, refit, fold, files, Path(staging))
             return _score_as_served(Path(staging), manifest, [("held-out fold", held_out)])[0]
 
     with stage(f"Out-of-fold scores of {', '.join(refit)}: up to {settings.calibration_folds} folds of the "
