@@ -143,12 +143,13 @@ def train(
         help="What calibration, the stacker and the operating points are fitted on: validation (the validation "
              "split's scores) or group-kfold (out-of-fold scores over the training split's groups for the "
              "--refit-members, pooled with the validation split's; the other members keep the validation "
-             "split).")] = "group-kfold",
+             "split).")] = TrainSettings.calibration,
     calibration_folds: Annotated[int, typer.Option(
         help="With --calibration group-kfold: folds of the training split's groups (each one more training "
-             "of the --refit-members).")] = 3,
+             "of the --refit-members).")] = TrainSettings.calibration_folds,
     refit_members: Annotated[str, typer.Option(
-        help="With --calibration group-kfold: the members retrained on every fold (cheap ones).")] = "drf,gbm,glm",
+        help="With --calibration group-kfold: the members retrained on every fold (cheap ones).")] = ",".join(
+            name.lower() for name in TrainSettings.refit_members),
     ensemble: Annotated[str, typer.Option(
         help="The bundle's default ensemble method: majority, soft, stacked, or best (best on the test "
              "split).")] = "majority",
