@@ -138,7 +138,18 @@ def train(
         help="Share of the transformer optimizer steps spent raising the learning rate from 0 (default: 0.1 "
              "from scratch, 0 for a base checkpoint).")] = None,
     calibrate: Annotated[bool, typer.Option(
-        help="Fit a probability calibration per member on the validation split.")] = False,
+        help="Fit a probability calibration (Platt) per member, on the data --calibration says.")] = False,
+    calibration: Annotated[str, typer.Option(
+        help="What calibration, the stacker and the operating points are fitted on: validation (the validation "
+             "split's scores) or group-kfold (out-of-fold scores over the training split's groups for the "
+             "--refit-members, pooled with the validation split's; the other members keep the validation "
+             "split).")] = TrainSettings.calibration,
+    calibration_folds: Annotated[int, typer.Option(
+        help="With --calibration group-kfold: folds of the training split's groups (each one more training "
+             "of the --refit-members).")] = TrainSettings.calibration_folds,
+    refit_members: Annotated[str, typer.Option(
+        help="With --calibration group-kfold: the members retrained on every fold (cheap ones).")] = ",".join(
+            name.lower() for name in TrainSettings.refit_members),
     ensemble: Annotated[str, typer.Option(
         help="The bundle's default ensemble method: majority, soft, stacked, or best (best on the test "
              "split).")] = "majority",
@@ -165,6 +176,8 @@ def train(
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed), h2o_url=h2o_url, calibrate=calibrate,
+            calibration=calibration, calibration_folds=calibration_folds,  # type: ignore[arg-type]
+            refit_members=parse_members(refit_members),
             ensemble=ensemble, serving_only=serving_only, data_credit=data_credit,  # type: ignore[arg-type]
             transformers=TransformerTrainSettings(
                 preset=preset, bert_base=bert_base, roberta_base=roberta_base,  # type: ignore[arg-type]

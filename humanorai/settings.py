@@ -60,6 +60,10 @@ OperatingPoint = Literal["balanced", "fpr5", "fpr1"]
 FALSE_POSITIVE_RATES = {"fpr5": 0.05, "fpr1": 0.01}
 #: A bundle's default method as ``train`` takes it: a method, or the best one on the test split.
 EnsembleChoice = Literal["majority", "soft", "stacked", "best"]
+#: What calibration, the stacker and the operating points are fitted on: the validation split's scores, or
+#: out-of-fold scores over the training split's groups (group K-fold) for the members cheap to retrain,
+#: pooled with the validation split's (see ``training.out_of_fold``).
+CalibrationSource = Literal["validation", "group-kfold"]
 #: Size of a transformer trained from scratch (see ``members.transformer.checkpoints.PRESETS``).
 PresetName = Literal["tiny", "small"]
 
@@ -323,8 +327,18 @@ class TrainSettings:
     #: Use this running H2O cluster instead of starting one.
     h2o_url: str | None = None
     transformers: TransformerTrainSettings = field(default_factory=TransformerTrainSettings)
-    #: Fit a Platt calibration per member on the validation split (applied when serving).
+    #: Fit a Platt calibration per member (applied when serving), on the data ``calibration`` says.
     calibrate: bool = False
+    #: What calibration, the stacker and the operating points are fitted on; ``group-kfold`` was chosen by
+    #: the cross-corpus measurements in docs/quality.md.
+    calibration: CalibrationSource = "group-kfold"
+    #: Folds of the training split's groups for ``group-kfold`` (fewer when there are fewer groups); each
+    #: costs one more training of the ``refit_members``.
+    calibration_folds: int = 3
+    #: Members retrained on every fold for ``group-kfold``: those cheap to retrain (the H2O trio). The
+    #: others, not retrained, are calibrated on the validation split (so with none of these among the
+    #: members, ``group-kfold`` is ``validation``).
+    refit_members: tuple[str, ...] = ("DRF", "GBM", "GLM")
     ensemble: EnsembleChoice = "majority"
     #: Keep only what serving needs (e.g. drop the transformers' safetensors and FP32 ONNX).
     serving_only: bool = False
@@ -335,6 +349,9 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         choice(self.ensemble, EnsembleChoice, "--ensemble")
+        choice(self.calibration, CalibrationSource, "--calibration")
+        if self.calibration_folds < 2:
+            raise ValueError(f"--calibration-folds must be at least 2, not {self.calibration_folds}")
         if self.ensemble == "stacked" and len(self.members) == 1:
             raise ValueError("the stacked ensemble needs at least two members")
 

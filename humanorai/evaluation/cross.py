@@ -9,7 +9,6 @@ per group and a subset of members keep it within reach of a 2-core machine.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 from collections.abc import Mapping
@@ -31,11 +30,10 @@ from humanorai.evaluation.metrics import (
 )
 from humanorai.evaluation.report import json_safe
 from humanorai.labels import AI, HUMAN
-from humanorai.members.registry import FAMILIES
 from humanorai.progress import console, stage
 from humanorai.scoring.engine import Engine
 from humanorai.settings import FALSE_POSITIVE_RATES, CrossSettings, CrossUnit, TrainSettings
-from humanorai.training.pipeline import read_data, train_on
+from humanorai.training.pipeline import family_sessions, read_data, train_on
 
 CROSS_JSON, CROSS_MD = "cross.json", "cross.md"
 #: Columns of the report, in order.
@@ -53,10 +51,7 @@ def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
     if len(held_out) < 2:
         raise DataError(f"cross evaluation needs at least two {settings.unit}; found {len(held_out)}")
     folds: list[tuple[str, np.ndarray, ScoredCorpus]] = []
-    with contextlib.ExitStack() as sessions:
-        train = settings.train
-        for family in FAMILIES:
-            train = sessions.enter_context(family.session(train))
+    with family_sessions(settings.train) as train:
         for number, unit in enumerate(held_out, start=1):
             inside = np.flatnonzero(units == unit)
             outside = np.flatnonzero(units != unit)

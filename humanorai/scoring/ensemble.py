@@ -4,7 +4,8 @@
 HUMAN when more than half vote HUMAN; with five members exactly "at least 3 of 5". An even tie is broken by
 the members' mean ``p_human`` (HUMAN when it is at least 0.5), so the verdict never depends on member order.
 ``soft`` predicts from the mean ``p_human``. ``stacked`` is a logistic regression over the members' logits,
-fitted on the validation split during training and stored as plain numbers in the manifest.
+fitted on held-out scores during training (the manifest's ``training.calibration`` says which) and stored
+as plain numbers in the manifest.
 
 Whatever the method, ``vote_count`` counts HUMAN votes (as in the original) and ``confidence`` is the
 probability of the predicted label in percent. The ensemble ``p_human`` is the mean of the members' for
@@ -13,9 +14,9 @@ confidences of members that predicted different labels, a split vote therefore s
 
 An operating point moves the verdict's threshold: ``balanced`` is each method's own rule; ``fpr5`` and
 ``fpr1`` call a text AI only when its ensemble ``p_human`` is below the value under which at most 5 % / 1 % of
-the human validation texts fell (fitted during training, stored per method in the manifest).
+the held-out human texts fell (fitted during training, stored per method in the manifest).
 
-Members may carry a Platt calibration (fitted on validation, stored in the manifest); the engine applies it
+Members may carry a Platt calibration (fitted on held-out scores, stored in the manifest); the engine applies it
 to the member's ``p_human`` before any of this runs, so the member's vote uses the calibrated value too.
 """
 

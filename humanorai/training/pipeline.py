@@ -2,17 +2,21 @@
 
 Each member family trains its asked-for members into a staging folder beside the target. The staged
 members are then loaded once through the serving engine, which scores the validation and test splits;
-calibration and the stacker are fitted on the validation scores, and the test split is evaluated with the
-same functions that serve (so the manifest's numbers are those of the serving path). The manifest is built
+calibration, the stacker and the operating points are fitted on the validation scores (or, with
+``--calibration group-kfold``, also on out-of-fold scores of the members cheap to retrain; see
+:mod:`humanorai.training.calibration_data`), and the test split is evaluated with the same functions that
+serve (so the manifest's numbers are those of the serving path). The manifest is built
 once from what the families returned and what was fitted, written once, verified once, and the staging
 folder renamed into place: a failed or interrupted run never leaves a half-written bundle behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +35,8 @@ from humanorai.progress import note, stage
 from humanorai.scoring.engine import Engine
 from humanorai.scoring.ensemble import MAJORITY, STACKED, Calibration, EnsemblePolicy, calibrated
 from humanorai.settings import TrainSettings
+from humanorai.training.calibration_data import CalibrationData, pooled_data, validation_data
+from humanorai.training.out_of_fold import out_of_fold_scores
 from humanorai.training.stacking import fit_calibration, fit_operating_points, fit_stacker
 
 REPORT_DIR = "report"
@@ -40,7 +46,8 @@ MIN_SPLIT_TEXTS = 50
 
 @dataclass(frozen=True)
 class Fitted:
-    """What is learnt from the validation split on top of the members: calibrations and the stacker."""
+    """What is learnt on top of the members from their held-out scores: calibrations, the stacker and the
+    operating points."""
 
     calibrations: dict[str, Calibration]
     ensemble: dict[str, Any]
@@ -50,7 +57,20 @@ def train_bundle(settings: TrainSettings) -> Manifest:
     """Run every training stage and return the manifest of the bundle written to ``settings.out``."""
     _check_target(settings.out, settings.overwrite)
     corpus, files = read_data(settings)
-    return train_on(corpus, files, settings)
+    if settings.calibration == "validation":
+        return train_on(corpus, files, settings)
+    with family_sessions(settings) as shared:  # the members are trained once per fold, then once more
+        return train_on(corpus, files, shared)
+
+
+@contextlib.contextmanager
+def family_sessions(settings: TrainSettings) -> Iterator[TrainSettings]:
+    """Every family's session (e.g. one H2O cluster) for several trainings in a row; yields the settings
+    that use them."""
+    with contextlib.ExitStack() as sessions:
+        for family in FAMILIES:
+            settings = sessions.enter_context(family.session(settings))
+        yield settings
 
 
 def read_data(settings: TrainSettings) -> tuple[Corpus, list[dict[str, object]]]:
@@ -96,20 +116,18 @@ def _check_target(out: Path, overwrite: bool) -> None:
 
 
 def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]], staging: Path) -> Manifest:
-    builds = []
-    for family in FAMILIES:
-        asked = tuple(name for name in family.members if name in settings.members)
-        if asked:
-            builds.append(family.train(TrainingJob(asked, split, staging, settings)))
-    trained = trained_manifest(builds, settings, split, files)
-    valid_scores, test_scores = _score_as_served(staging, trained, split)
-    fitted = _fit_ensemble(trained, valid_scores, split.valid, settings.calibrate)
+    trained = _train_members(settings, settings.members, split, files, staging)
+    valid_scores, test_scores = _score_as_served(staging, trained, [("validation", split.valid),
+                                                                    ("test", split.test)])
+    fit_data = _calibration_data(settings, split, files, valid_scores, staging.parent)
+    fitted = _fit_ensemble(trained, fit_data, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
     scored, report = _evaluate(trained, fitted, split.test, test)
     chosen: str = report["best_method"] if settings.ensemble == "best" else settings.ensemble
     methods = {name: result["metrics"] for name, result in report["ensembles"].items()}
     manifest = replace(
         trained,
+        training={**trained.training, "calibration": fit_data.record},
         members=[replace(entry, calibration=_calibration_of(fitted, entry.name),
                          metrics={**entry.metrics, **report["members"][entry.name]["metrics"]})
                  for entry in trained.members],
@@ -125,6 +143,18 @@ def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]]
     write_manifest(staging, manifest)
     load_bundle(staging)
     return manifest
+
+
+def _train_members(settings: TrainSettings, members: tuple[str, ...], split: Split, files: list[dict[str, object]],
+                   staging: Path) -> Manifest:
+    """Train ``members`` into ``staging``; the manifest of what was trained, before anything is fitted on
+    their scores."""
+    builds = []
+    for family in FAMILIES:
+        asked = tuple(name for name in family.members if name in members)
+        if asked:
+            builds.append(family.train(TrainingJob(asked, split, staging, settings)))
+    return trained_manifest(builds, settings, split, files)
 
 
 def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: Split,
@@ -149,45 +179,70 @@ def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: 
     )
 
 
-def _score_as_served(staging: Path, manifest: Manifest, split: Split) -> tuple[dict[str, np.ndarray], ...]:
-    """The members' raw ``p_human`` on the validation and test splits, through the serving engine on the
-    staged files; every member must load."""
-    with stage("Scoring the validation and test splits through the serving engine"):
+def _score_as_served(staging: Path, manifest: Manifest,
+                     parts: list[tuple[str, Corpus]]) -> list[dict[str, np.ndarray]]:
+    """The members' raw ``p_human`` on each named corpus, through the serving engine on the staged files;
+    every member must load."""
+    with stage(f"Scoring the {' and '.join(name for name, _ in parts)} texts through the serving engine"):
         engine = Engine.load(staging, manifest=manifest)
         try:
             if engine.unavailable:
                 raise TrainingError(f"trained members failed to load: {engine.unavailable}")
-            return tuple(member_scores(engine, corpus, f"Scoring the {name} split ({len(corpus)} texts)")
-                         for name, corpus in (("validation", split.valid), ("test", split.test)))
+            return [member_scores(engine, corpus, f"Scoring the {name} texts ({len(corpus)})")
+                    for name, corpus in parts]
         finally:
             engine.close()
 
 
-def _fit_ensemble(manifest: Manifest, valid_scores: dict[str, np.ndarray], valid: Corpus,
-                  calibrate: bool) -> Fitted:
-    """Fit the optional member calibrations, the stacker and the operating points on the validation
-    split's served scores."""
+def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[str, object]],
+                      valid_scores: dict[str, np.ndarray], scratch: Path) -> CalibrationData:
+    """The scores the ensemble's numbers are fitted on, as ``settings.calibration`` asks."""
+    refit = tuple(name for name in settings.members if name in settings.refit_members)
+    # Out-of-fold scores feed the retrained members' calibrations, and the stacker and operating points only
+    # when every member has them: without either, they would change nothing and cost K trainings.
+    if settings.calibration == "validation" or not refit or not (settings.calibrate or refit == settings.members):
+        if settings.calibration != "validation":
+            note(f"out-of-fold scores would change nothing here (no member among {', '.join(settings.refit_members)}"
+                 ", or no --calibrate and members that are not retrained): fitting on the validation split")
+        return validation_data(split.valid, valid_scores)
+    def score_fold(training: Corpus, held_out: Corpus) -> dict[str, np.ndarray]:
+        fold = Split(train=training, valid=split.valid, test=held_out)
+        with tempfile.TemporaryDirectory(prefix=".out-of-fold-", dir=scratch) as staging:
+            manifest = _train_members(settings, refit, fold, files, Path(staging))
+            return _score_as_served(Path(staging), manifest, [("held-out fold", held_out)])[0]
+
+    with stage(f"Out-of-fold scores of {', '.join(refit)}: up to {settings.calibration_folds} folds of the "
+               "training split's groups"):
+        oof = out_of_fold_scores(split.train, settings.calibration_folds, settings.seed, score_fold)
+    return pooled_data(split.train, oof, split.valid, valid_scores)
+
+
+def _fit_ensemble(manifest: Manifest, data: CalibrationData, calibrate: bool) -> Fitted:
+    """Fit the optional member calibrations (each on its own rows), then the stacker and the operating
+    points on the rows where every member has an honest score."""
     what = "calibration, the stacked ensemble" if calibrate else "the stacked ensemble"
     calibrations: dict[str, Calibration] = {}
     ensemble: dict[str, Any] = {}
-    with stage(f"Fitting {what} and the operating points on the validation split ({len(valid)} texts)"):
+    with stage(f"Fitting {what} and the operating points on {data.record['fitted_on']} scores "
+               f"({len(data.corpus)} texts)"):
         if calibrate:
             for entry in manifest.members:
-                calibration = calibrations[entry.name] = fit_calibration(valid_scores[entry.name], valid.labels)
+                p_member, labels = data.by_member[entry.name]
+                calibration = calibrations[entry.name] = fit_calibration(p_member, labels)
                 note(f"{entry.name}: calibrated p = sigmoid({calibration.slope:.3f} · logit(p) "
-                     f"{calibration.intercept:+.3f})")
-        p_human = calibrated(valid_scores, calibrations)
+                     f"{calibration.intercept:+.3f}), fitted on {len(labels)} texts")
+        p_human = calibrated(data.p_human, calibrations)
         if len(p_human) < 2:
             note("one member: no stacked ensemble")
         else:
-            stacker = fit_stacker(p_human, valid.labels)
+            stacker = fit_stacker(p_human, data.corpus.labels)
             ensemble[STACKED] = stacker.to_dict()
             note("stacker weights: " + ", ".join(
                 f"{name} {weight:.3f}" for name, weight in zip(stacker.members, stacker.weights, strict=True)))
         thresholds = {entry.name: entry.threshold for entry in manifest.members}
-        scored = combine_scores(valid, p_human, thresholds, EnsemblePolicy.from_manifest(ensemble))
+        scored = combine_scores(data.corpus, p_human, thresholds, EnsemblePolicy.from_manifest(ensemble))
         ensemble["operating_points"] = fit_operating_points(
-            {method: result.p_human for method, result in scored.methods.items()}, valid.labels)
+            {method: result.p_human for method, result in scored.methods.items()}, data.corpus.labels)
         note("operating points (p_human below which a text is called AI): " + "; ".join(
             f"{method} " + ", ".join(f"{point} {value:.4f}" for point, value in points.items())
             for method, points in ensemble["operating_points"].items()))

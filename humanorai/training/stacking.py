@@ -1,8 +1,10 @@
 """Fit the numbers behind the ``stacked`` ensemble and the optional per-member calibration.
 
-Both are logistic regressions on the validation split — data the members did not train on (they only
-early-stopped on it, which makes validation scores slightly optimistic; the test split reports the truth).
-Their coefficients go into the manifest as plain numbers and are applied by :mod:`humanorai.scoring.ensemble`.
+Both are logistic regressions on held-out scores — the validation split's, which the members did not train
+on (they only early-stopped on it, which makes those scores slightly optimistic; the test split reports the
+truth), and with ``--calibration group-kfold`` out-of-fold scores too (see
+:mod:`humanorai.training.calibration_data`). Their coefficients go into the manifest as plain numbers and
+are applied by :mod:`humanorai.scoring.ensemble`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ STACKER_C = 1.0
 
 
 def fit_calibration(p_human: np.ndarray, labels: np.ndarray) -> Calibration:
-    """Platt scaling of one member's ``p_human`` on validation labels."""
+    """Platt scaling of one member's held-out ``p_human`` against their labels."""
     model = _fit(logit(p_human).reshape(-1, 1), labels, CALIBRATION_C)
     return Calibration(slope=round(float(model.coef_[0, 0]), 8), intercept=round(float(model.intercept_[0]), 8))
 
@@ -40,7 +42,7 @@ def fit_stacker(p_human: Mapping[str, np.ndarray], labels: np.ndarray) -> Stacke
 
 def _fit(inputs: np.ndarray, labels: np.ndarray, regularisation_c: float) -> LogisticRegression:
     if len(set(labels.tolist())) != 2:
-        raise TrainingError("the validation split needs both labels to fit calibration or stacking")
+        raise TrainingError("the held-out scores need both labels to fit calibration or stacking")
     return LogisticRegression(C=regularisation_c, max_iter=1000).fit(inputs, labels)
 
 
@@ -50,7 +52,7 @@ def fit_operating_points(p_human_by_method: Mapping[str, np.ndarray],
     (not rounded: a rounded threshold could let one more of them fall below it)."""
     human = labels == HUMAN
     if not human.any():
-        raise TrainingError("the validation split needs human texts to fit the operating points")
+        raise TrainingError("fitting the operating points needs human texts among the held-out scores")
     return {method: {point: threshold_at_fpr(p_human[human], rate)
                      for point, rate in FALSE_POSITIVE_RATES.items()}
             for method, p_human in p_human_by_method.items()}

@@ -6,14 +6,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.errors import BundleError, SettingsError
 from humanorai.members.transformer.backends import make_backend
 from humanorai.scoring.engine import Engine
+from humanorai.scoring.ensemble import Calibration
+from humanorai.settings import EngineSettings
 from tests.conftest import TINY_TRAIN_ARGS, run_cli
 from tests.synthetic import make_rows, write_csv
 
@@ -102,3 +106,59 @@ def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, t
     vocabulary.unlink()
     with pytest.raises(BundleError, match="tfidf-char/vocabulary.json: listed in manifest.json but missing"):
         Engine.load(out)
+
+
+def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, tmp_path: Path) -> None:
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--calibration", "kfold")
+    assert result.returncode == 2 and "--calibration must be one of validation, group-kfold" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--calibration-folds", "1")
+    assert result.returncode == 2 and "--calibration-folds must be at least 2" in result.stderr
+
+
+@pytest.mark.slow
+def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(corpus_csv: Path,
+                                                                             tmp_path: Path) -> None:
+    out = tmp_path / "oof"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm,drf", *TINY_TRAIN_ARGS,
+                     "--calibrate", "--calibration", "group-kfold", "--calibration-folds", "3",
+                     "--ensemble", "stacked")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Starting H2O") == 1  # one cluster for the folds and the final members
+    manifest = load_bundle(out)
+    record, split = manifest.training["calibration"], manifest.training["split"]
+    assert record["fitted_on"] == "group-kfold" and record["refit_members"] == ["DRF", "GLM"]
+    held_out_groups = sorted(group for fold in record["folds"] for group in fold)
+    assert len(record["folds"]) == 3 and held_out_groups == split["train"]["groups"]  # every training group once
+    assert record["validation_groups"] == split["valid"]["groups"]
+    pooled = split["train"]["rows"] + split["valid"]["rows"]
+    assert record["member_texts"] == {"DRF": pooled, "GLM": pooled} and record["ensemble_texts"] == pooled
+    assert manifest.ensemble["method"] == "stacked"
+    assert set(manifest.ensemble["operating_points"]) == {"majority", "soft", "stacked"}
+    # Served as before: the engine applies the manifest's numbers to the member's raw score.
+    raw_copy = tmp_path / "raw"
+    shutil.copytree(out, raw_copy)
+    stored = json.loads((raw_copy / "manifest.json").read_text())
+    calibrations = {entry["name"]: entry.pop("calibration") for entry in stored["members"]}
+    (raw_copy / "manifest.json").write_text(json.dumps(stored))
+    texts = ["A short text to score twice.", "Another one, written by someone in a hurry!"]
+    raw = Engine.load(raw_copy, settings=EngineSettings(cache_size=0)).predict(texts)
+    served = Engine.load(out, settings=EngineSettings(cache_size=0)).predict(texts)
+    for before, after in zip(raw, served, strict=True):
+        for raw_vote, vote in zip(before.votes, after.votes, strict=True):
+            expected = Calibration.from_dict(calibrations[vote.member]).apply(np.array([raw_vote.p_human]))[0]
+            assert vote.p_human == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_group_kfold_without_a_member_to_retrain_fits_on_the_validation_split(corpus_csv: Path,
+                                                                              tmp_path: Path) -> None:
+    out = tmp_path / "glm"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
+                     "--calibrate", "--calibration", "group-kfold", "--refit-members", "drf")
+    assert result.returncode == 0, result.stderr
+    assert "out-of-fold scores would change nothing here (no member among DRF" in result.stderr
+    manifest = load_bundle(out)
+    valid = manifest.training["split"]["valid"]
+    assert manifest.training["calibration"] == {"fitted_on": "validation", "texts": valid["rows"],
+                                                "groups": valid["groups"]}
+    assert manifest.members[0].calibration is not None
