@@ -21,11 +21,12 @@ EXAMPLES = {"open": 1000, "with-key": 100}
 LEAST_CASES = {"open": 1000, "with-key": 200}
 
 
-def fuzz(url: str, examples: int, seed: int, headers: list[str]) -> tuple[int, str]:
+def fuzz(url: str, examples: int, seed: int, headers: list[str], workdir: Path) -> tuple[int, str]:
     command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG), "run",
                f"{url}/openapi.json", "--checks", "all", "--max-examples", str(examples), "--seed", str(seed),
                "--generation-database", "none", "--no-color", "--workers", "1", *headers]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # Run where its files (.schemathesis/) land outside the repository.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -35,7 +36,7 @@ def test_the_api_holds_to_its_schema_under_generated_requests(tiny_bundle: Path,
     server = start_server(tiny_bundle, tmp_path / "server.log", env)
     try:
         headers = ["--header", "X-API-Key: s3cret"] if mode == "with-key" else []
-        status, output = fuzz(server.url, EXAMPLES[mode], seed=1, headers=headers)
+        status, output = fuzz(server.url, EXAMPLES[mode], seed=1, headers=headers, workdir=tmp_path)
     finally:
         stop_server(server)
     assert status == 0, output[-6000:]
