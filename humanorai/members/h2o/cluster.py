@@ -97,7 +97,13 @@ def _start(nthreads: int, max_mem: str, ice_root: Path) -> tuple[subprocess.Pope
 
 
 def _connect(url: str) -> None:
-    """Connect quietly: h2o prints an "is old" notice to stdout on every connect, which is no news here."""
+    """Connect quietly (h2o prints an "is old" notice to stdout on every connect, which is no news here),
+    unless already connected to ``url``: a second connection would replace the first without closing it,
+    and h2o's exit hook would then try to close the first against a cluster already stopped (a traceback
+    at exit after an interrupted training)."""
+    current = h2o.connection()
+    if current is not None and current.connected and current.base_url.rstrip("/") == url.rstrip("/"):
+        return
     with contextlib.redirect_stdout(io.StringIO()):
         h2o.connect(url=url, verbose=False)
 
