@@ -80,7 +80,7 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
                                                         "source": row["source"]} for row in rows[300:]])
     out = tmp_path / "two"
     result = run_cli("train", str(first), f"{second}#text=body,label=who", "--out", str(out), "--members", "glm",
-                     *TINY_TRAIN_ARGS)
+                     *TINY_TRAIN_ARGS, "--calibration", "validation")  # one training: the files are the point
     assert result.returncode == 0, result.stderr
     data = load_bundle(out).training["data"]
     assert [(entry["path"], entry["rows"], entry["kept"], entry["human"], entry["ai"]) for entry in data] == [
@@ -93,7 +93,7 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
 def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "chars"
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char",
-                     *TINY_TRAIN_ARGS)
+                     *TINY_TRAIN_ARGS, "--calibration", "validation")  # one training: the features are the point
     assert result.returncode == 0, result.stderr
     manifest = load_bundle(out)
     assert [manifest.preprocessing[key]["block"] for key in ("tfidf", "tfidf-char")] == ["word", "char"]
