@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks.soak import rss_mib
 from humanorai.scoring.engine import Engine
 from tests.server.conftest import (
     TEST_SETTINGS,
@@ -137,13 +138,6 @@ def edge_server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     stop_server(server)
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def fifty_megabytes() -> Iterator[bytes]:
     yield b'{"text": "'
     for _ in range(50):
@@ -154,14 +148,14 @@ def fifty_megabytes() -> Iterator[bytes]:
 @pytest.mark.parametrize("headers", [KEY, {}], ids=["with-key", "without-key"])
 def test_a_50_mb_body_is_refused_without_being_read(edge_server: LiveServer, headers: dict[str, str]) -> None:
     pid = edge_server.server.process.pid
-    before = rss_kib(pid)
+    before = rss_mib(pid)
     try:
         response = httpx.post(f"{edge_server.url}/predict", content=fifty_megabytes(), timeout=30,
                               headers={"Content-Type": "application/json", **headers})
         status, error = response.status_code, response.json()["error"]
     except httpx.TransportError:  # the server closed the connection while the client was still sending
         status, error = 0, ""
-    grown_mib = (rss_kib(pid) - before) / 1024
+    grown_mib = rss_mib(pid) - before
     assert grown_mib < 20, f"RSS grew {grown_mib:.0f} MiB"
     assert status in (0, 401 if not headers else 413)
     if status:
