@@ -202,8 +202,7 @@ class Engine:
         """Token positions that scoring ``texts`` would run through the members (windows x their tokens):
         the measure of a request's work that the server limits. Tokenises, but runs no model."""
         check_texts(texts)
-        batch = TextBatch(texts)
-        return int(sum(member.cost(batch).sum() for member in self.members))
+        return self._cost(TextBatch(texts))
 
     def cost_over(self, texts: Sequence[str], limit: int) -> int | None:
         """The cost of ``texts`` if it is over ``limit``, else None. Texts whose length alone proves them
@@ -212,8 +211,11 @@ class Engine:
         batch = TextBatch(texts)
         if sum(member.cost_bound(batch).sum() for member in self.members) <= limit:
             return None
-        cost = self.cost(texts)
+        cost = self._cost(batch)
         return cost if cost > limit else None
+
+    def _cost(self, batch: TextBatch) -> int:
+        return int(sum(member.cost(batch).sum() for member in self.members))
 
     def close(self) -> None:
         if self._batcher is not None:
