@@ -163,7 +163,8 @@ def train(
              "(--group-by) or each data file in turn, train on the rest, and write cross.md and cross.json "
              "to --out.")] = None,
     sample_per_group: Annotated[int | None, typer.Option(
-        help="With --cross: at most this many texts per group (half of each label where it can).")] = None,
+        help="At most this many texts per group (--group-by; half of each label where it can), taken before "
+             "the split: every group weighs about the same, and big corpora fit a small machine.")] = None,
 ) -> None:
     """Train the ensemble members on DATA and write a verified bundle to --out (or, with --cross, a
     leave-one-out report)."""
@@ -172,7 +173,7 @@ def train(
     try:
         settings = TrainSettings(
             data=_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)), out=out,
-            members=parse_members(members), seed=seed, overwrite=overwrite,
+            members=parse_members(members), seed=seed, sample_per_group=sample_per_group, overwrite=overwrite,
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed), h2o_url=h2o_url, calibrate=calibrate,
@@ -187,7 +188,7 @@ def train(
             command=_command(),
         )
         if cross is not None:
-            cross_settings = CrossSettings(settings, cross, sample_per_group, out)  # type: ignore[arg-type]
+            cross_settings = CrossSettings(settings, cross, out)  # type: ignore[arg-type]
             from humanorai.evaluation.cross import cross_evaluate, render_cross_markdown  # loads H2O, PyTorch
 
             with _sigterm_as_interrupt():

@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from humanorai.bundle import sha256_of
 from humanorai.errors import DataError
-from humanorai.labels import HUMAN, parse_label
+from humanorai.labels import AI, HUMAN, parse_label
 from humanorai.settings import DataSettings, DataSource
 
 
@@ -48,6 +48,19 @@ class Corpus:
             groups=None if self.groups is None else self.groups[indices],
             origins=None if self.origins is None else self.origins[indices],
         )
+
+
+def sample_per_group(groups: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.ndarray:
+    """Positions of at most ``most`` texts per group, half of each label where the group has them: every
+    group weighs about the same, however many texts its file holds."""
+    rng = np.random.default_rng(seed)
+    chosen: list[np.ndarray] = []
+    for group in sorted(set(groups.tolist())):
+        human, machine = (rng.permutation(np.flatnonzero((groups == group) & (labels == label)))
+                          for label in (HUMAN, AI))
+        take_human = min(len(human), max(most // 2, most - len(machine)))  # room one label lacks goes to the other
+        chosen += [human[:take_human], machine[:min(len(machine), most - take_human)]]
+    return np.sort(np.concatenate(chosen))
 
 
 @dataclass(frozen=True)

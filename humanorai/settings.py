@@ -320,6 +320,9 @@ class TrainSettings:
     #: Member names to train (as the registry names them); empty means every member of every family.
     members: tuple[str, ...] = ()
     seed: int = 42
+    #: At most this many texts per group (half of each label where it can) before the split; ``None``: all.
+    #: It keeps a many-corpus training, or a cross evaluation, within reach of a small machine.
+    sample_per_group: int | None = None
     valid_fraction: float = 0.15
     test_fraction: float = 0.15
     tfidf: TfidfSettings = field(default_factory=TfidfSettings)
@@ -352,6 +355,8 @@ class TrainSettings:
         choice(self.calibration, CalibrationSource, "--calibration")
         if self.calibration_folds < 2:
             raise ValueError(f"--calibration-folds must be at least 2, not {self.calibration_folds}")
+        if self.sample_per_group is not None and self.sample_per_group < 2:
+            raise ValueError(f"--sample-per-group must be at least 2, not {self.sample_per_group}")
         if self.ensemble == "stacked" and len(self.members) == 1:
             raise ValueError("the stacked ensemble needs at least two members")
 
@@ -366,12 +371,8 @@ class CrossSettings:
 
     train: TrainSettings
     unit: CrossUnit = "groups"
-    #: At most this many texts per group, half of each label where it can (``None``: all).
-    sample_per_group: int | None = None
     #: Folder for ``cross.json`` and ``cross.md``.
     out: Path = Path("humanorai-cross")
 
     def __post_init__(self) -> None:
         choice(self.unit, CrossUnit, "--cross")
-        if self.sample_per_group is not None and self.sample_per_group < 2:
-            raise ValueError(f"--sample-per-group must be at least 2, not {self.sample_per_group}")

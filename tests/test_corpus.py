@@ -2,9 +2,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from humanorai.corpus import DataError, load_corpus, load_sources, split_corpus
+from humanorai.corpus import DataError, load_corpus, load_sources, sample_per_group, split_corpus
 from humanorai.settings import DataSettings, DataSource
 from tests.synthetic import TOPICS, make_rows, write_csv
 
@@ -136,3 +137,13 @@ def test_missing_or_non_text_values_are_dropped_and_counted_never_read_as_nan(tm
                     '{"text": 42, "label": 0}\n{"text": "another text", "label": 0}\n', encoding="utf-8")
     corpus = load_corpus(path)
     assert corpus.texts == ["a real text", "another text"] and corpus.dropped_empty == 3
+
+
+def test_a_sample_keeps_every_group_and_balances_labels() -> None:
+    groups = np.array(["a"] * 10 + ["b"] * 4 + ["c"] * 30)
+    labels = np.array([1, 0] * 5 + [1, 1, 1, 0] + [1] * 5 + [0] * 25)
+    chosen = sample_per_group(groups, labels, 6, seed=0)
+    counts = {group: (int(np.sum(labels[chosen][groups[chosen] == group] == 1)),
+                      int(np.sum(labels[chosen][groups[chosen] == group] == 0))) for group in "abc"}
+    assert counts == {"a": (3, 3), "b": (3, 1), "c": (3, 3)}
+    assert np.array_equal(chosen, sample_per_group(groups, labels, 6, seed=0))  # seeded

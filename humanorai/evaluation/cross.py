@@ -44,9 +44,6 @@ def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
     """Run every fold, write the report files into ``settings.out`` and return the report."""
     corpus, files = read_data(settings.train)
     units = _units(corpus, settings.unit, [str(file["path"]) for file in files])
-    if corpus.groups is not None and settings.sample_per_group is not None:
-        chosen = sample_per_group(corpus.groups, corpus.labels, settings.sample_per_group, settings.train.seed)
-        corpus, units = corpus.subset(chosen), units[chosen]
     held_out = sorted(set(units.tolist()))
     if len(held_out) < 2:
         raise DataError(f"cross evaluation needs at least two {settings.unit}; found {len(held_out)}")
@@ -59,22 +56,10 @@ def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
                        f"training on {len(outside)}"):
                 folds.append((unit, inside, _fold(corpus.subset(outside), corpus.subset(inside), files, train)))
     report = cross_report(folds)
-    report["context"] = {"unit": settings.unit, "sample_per_group": settings.sample_per_group,
+    report["context"] = {"unit": settings.unit, "sample_per_group": settings.train.sample_per_group,
                          "command": settings.train.command, "data": files}
     write_cross_report(report, settings.out)
     return report
-
-
-def sample_per_group(groups: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.ndarray:
-    """Positions of at most ``most`` texts per group, half of each label where the group has them."""
-    rng = np.random.default_rng(seed)
-    chosen: list[np.ndarray] = []
-    for group in sorted(set(groups.tolist())):
-        human, machine = (rng.permutation(np.flatnonzero((groups == group) & (labels == label)))
-                          for label in (HUMAN, AI))
-        take_human = min(len(human), max(most // 2, most - len(machine)))  # room one label lacks goes to the other
-        chosen += [human[:take_human], machine[:min(len(machine), most - take_human)]]
-    return np.sort(np.concatenate(chosen))
 
 
 def _units(corpus: Corpus, unit: CrossUnit, paths: list[str]) -> np.ndarray:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from humanorai.bundle import Manifest, load_bundle, write_manifest
-from humanorai.corpus import Corpus, Split, load_sources, split_corpus
-from humanorai.errors import TrainingError
+from humanorai.corpus import Corpus, Split, load_sources, sample_per_group, split_corpus
+from humanorai.errors import DataError, TrainingError
 from humanorai.evaluation.evaluate import ScoredCorpus, combine_scores, evaluation_report, member_scores
 from humanorai.evaluation.report import write_report
 from humanorai.members.base import FamilyBuild, TrainingJob
@@ -81,6 +81,13 @@ def read_data(settings: TrainSettings) -> tuple[Corpus, list[dict[str, object]]]
             note(f"{file['path']}: {file['kept']} of {file['rows']} rows kept ({file['human']} HUMAN, {file['ai']} AI)")
         note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty or missing and "
              f"{corpus.dropped_duplicates} duplicate texts")
+        if settings.sample_per_group is not None:
+            if corpus.groups is None:
+                raise DataError("--sample-per-group needs --group-by (and usually --group-pattern) to know the "
+                                "groups")
+            corpus = corpus.subset(sample_per_group(corpus.groups, corpus.labels, settings.sample_per_group,
+                                                    settings.seed))
+            note(f"{len(corpus)} texts sampled: at most {settings.sample_per_group} per group")
     return corpus, files
 
 
@@ -162,6 +169,7 @@ def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: 
     """The manifest of the trained members, before anything is fitted on their scores; ``files`` says what
     each data file contributed (path, sha256, counts)."""
     training: dict[str, Any] = {"data": files, "data_credit": settings.data_credit,
+                                "sample_per_group": settings.sample_per_group,
                                 "rows": len(split.train) + len(split.valid) + len(split.test),
                                 "split": split.summary}
     for build in builds:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from humanorai.evaluation.cross import at_operating_points, sample_per_group
+from humanorai.evaluation.cross import at_operating_points
 from humanorai.evaluation.evaluate import Scored, ScoredCorpus
 from humanorai.evaluation.metrics import ai_detected_at_fpr, human_flagged_ai
 from tests.conftest import run_cli
@@ -34,16 +34,6 @@ def test_ai_detection_at_a_false_positive_rate_sets_the_threshold_on_human_score
     assert ai_detected_at_fpr(labels, p_human, 0.05) == round(4 / 6, 6)
     assert ai_detected_at_fpr(labels, p_human, 0.0) == round(2 / 6, 6)  # below every human score
     assert np.isnan(ai_detected_at_fpr(labels[:100], p_human[:100], 0.05))
-
-
-def test_a_sample_keeps_every_group_and_balances_labels() -> None:
-    groups = np.array(["a"] * 10 + ["b"] * 4 + ["c"] * 30)
-    labels = np.array([1, 0] * 5 + [1, 1, 1, 0] + [1] * 5 + [0] * 25)
-    chosen = sample_per_group(groups, labels, 6, seed=0)
-    counts = {group: (int(np.sum(labels[chosen][groups[chosen] == group] == 1)),
-                      int(np.sum(labels[chosen][groups[chosen] == group] == 0))) for group in "abc"}
-    assert counts == {"a": (3, 3), "b": (3, 1), "c": (3, 3)}
-    assert np.array_equal(chosen, sample_per_group(groups, labels, 6, seed=0))  # seeded
 
 
 @pytest.mark.slow

@@ -80,9 +80,12 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
                                                         "source": row["source"]} for row in rows[300:]])
     out = tmp_path / "two"
     result = run_cli("train", str(first), f"{second}#text=body,label=who", "--out", str(out), "--members", "glm",
-                     *TINY_TRAIN_ARGS, "--calibration", "validation")  # one training: the files are the point
+                     *TINY_TRAIN_ARGS, "--calibration", "validation",  # one training: the files are the point
+                     "--sample-per-group", "70")
     assert result.returncode == 0, result.stderr
-    data = load_bundle(out).training["data"]
+    training = load_bundle(out).training
+    assert training["sample_per_group"] == 70 and training["rows"] == 6 * 70  # 6 topics of 80 texts, 40 of each label
+    data = training["data"]
     assert [(entry["path"], entry["rows"], entry["kept"], entry["human"], entry["ai"]) for entry in data] == [
         (str(first), 300, 300, 150, 150), (f"{second}", 180, 180, 90, 90)]
     assert data[0]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
@@ -106,6 +109,13 @@ def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, t
     vocabulary.unlink()
     with pytest.raises(BundleError, match="tfidf-char/vocabulary.json: listed in manifest.json but missing"):
         Engine.load(out)
+
+
+def test_a_sample_per_group_needs_groups(corpus_csv: Path, tmp_path: Path) -> None:
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--sample-per-group", "50")
+    assert result.returncode == 2 and "--sample-per-group needs --group-by" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--sample-per-group", "1")
+    assert result.returncode == 2 and "--sample-per-group must be at least 2" in result.stderr
 
 
 def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, tmp_path: Path) -> None:
