@@ -113,9 +113,11 @@ def train(
     group_pattern: GroupPatternOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the split and the models.")] = 42,
     features: Annotated[str, typer.Option(
-        help="The H2O members' features: word (1-2-grams, the original's), char (2-5-grams within words, which "
-             "travel better to unseen domains) or word+char.")] = "word",
-    max_features: Annotated[int, typer.Option(help="TF-IDF vocabulary size (per block of --features).")] = 5000,
+        help="The H2O members' features: blocks joined by '+' from word (TF-IDF 1-2-grams, the original's), "
+             "char (TF-IDF 2-5-grams within words, which travel better to unseen domains) and style "
+             "(stylometric measures: sentence-length spread, punctuation and function-word rates, type/token "
+             "ratio), e.g. word+char+style.")] = "word",
+    max_features: Annotated[int, typer.Option(help="TF-IDF vocabulary size (per TF-IDF block of --features).")] = 5000,
     max_ngram: Annotated[int, typer.Option(help="Longest word n-gram in the TF-IDF (1 = unigrams).")] = 2,
     min_df: Annotated[int, typer.Option(help="Minimum number of training texts a term must occur in.")] = 2,
     ntrees: Annotated[int, typer.Option(help="Most trees for DRF and GBM (early stopping may use fewer).")] = 300,

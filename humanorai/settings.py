@@ -198,18 +198,17 @@ class ServiceSettings:
         )
 
 
-#: A block of TF-IDF features for the H2O members: word n-grams or character n-grams.
-FeatureBlock = Literal["word", "char"]
-#: The H2O members' feature set: ``word`` (the original's 1–2-grams), ``char`` (2–5-grams inside word
-#: boundaries) or both side by side.
-FeatureChoice = Literal["word", "char", "word+char"]
+#: A block of features for the H2O members: TF-IDF word n-grams, TF-IDF character n-grams, or stylometric
+#: measures (sentence-length spread, punctuation and function-word rates, type/token ratio, …).
+FeatureBlock = Literal["word", "char", "style"]
 
 
 @dataclass(frozen=True)
 class TfidfSettings:
-    """The TF-IDF features of the H2O members."""
+    """The features of the H2O members: blocks of TF-IDF and stylometric features."""
 
-    features: FeatureChoice = "word"
+    #: Blocks joined by ``+`` (e.g. ``word``, the original's 1–2-grams; ``word+char+style``).
+    features: str = "word"
     #: Terms per block.
     max_features: int = 5000
     #: Longest word n-gram (1 = unigrams).
@@ -220,7 +219,11 @@ class TfidfSettings:
     min_df: int = 2
 
     def __post_init__(self) -> None:
-        choice(self.features, FeatureChoice, "--features")
+        parts = self.features.split("+")
+        for part in parts:
+            choice(part, FeatureBlock, "--features: each block")
+        if len(set(parts)) != len(parts):
+            raise ValueError(f"--features names a block twice: {self.features!r}")
 
     @property
     def blocks(self) -> tuple[FeatureBlock, ...]:

@@ -95,13 +95,21 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
 @pytest.mark.slow
 def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "chars"
-    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char",
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char+style",
                      *TINY_TRAIN_ARGS, "--calibration", "validation")  # one training: the features are the point
     assert result.returncode == 0, result.stderr
     manifest = load_bundle(out)
-    assert [manifest.preprocessing[key]["block"] for key in ("tfidf", "tfidf-char")] == ["word", "char"]
-    assert {"tfidf-char/vocabulary.json", "tfidf-char/idf.npz", "tfidf-char/params.json"} <= set(manifest.shared_files)
-    assert Engine.load(out).predict(["A text to score with both blocks of features."])[0].verdict.total_models == 1
+    assert [manifest.preprocessing[key]["block"] for key in ("tfidf", "tfidf-char", "style")] == [
+        "word", "char", "style"]
+    assert {"tfidf-char/vocabulary.json", "tfidf-char/idf.npz", "tfidf-char/params.json", "style/params.json",
+            "style/scale.npz"} <= set(manifest.shared_files)
+    assert Engine.load(out).predict(["A text to score with every block of features."])[0].verdict.total_models == 1
+    scale = out / "style" / "scale.npz"
+    fitted = scale.read_bytes()
+    scale.write_bytes(fitted[:-1] + bytes([fitted[-1] ^ 1]))
+    with pytest.raises(BundleError, match="GLM: style/scale.npz: sha256 mismatch"):
+        Engine.load(out)
+    scale.write_bytes(fitted)
     vocabulary = out / "tfidf-char" / "vocabulary.json"
     vocabulary.write_text(vocabulary.read_text().replace('"', "'", 2))
     with pytest.raises(BundleError, match="GLM: tfidf-char/vocabulary.json: sha256 mismatch"):

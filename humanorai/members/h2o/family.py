@@ -16,9 +16,9 @@ from humanorai.settings import TrainSettings
 if TYPE_CHECKING:
     from humanorai.members.h2o.features import FeatureSet
 
-#: The bundle folder of each TF-IDF block (the word block keeps the folder of bundles from before char
-#: features), and that of the MOJOs with the genmodel jar.
-BLOCK_DIRS: dict[str, str] = {"word": "tfidf", "char": "tfidf-char"}
+#: The bundle folder of each block of features, in column order (the word block keeps the folder of
+#: bundles from before other blocks), and that of the MOJOs with the genmodel jar.
+BLOCK_DIRS: dict[str, str] = {"word": "tfidf", "char": "tfidf-char", "style": "style"}
 H2O_DIR = "h2o"
 
 
@@ -28,7 +28,8 @@ class H2OFamily:
     threaded: bool = False
 
     def describe(self) -> str:
-        return "DRF, GBM, GLM: H2O models on TF-IDF word n-grams, scored in process from their MOJOs"
+        return ("DRF, GBM, GLM: H2O models on TF-IDF n-grams (and stylometric measures, see --features), scored "
+                "in process from their MOJOs")
 
     def train(self, job: TrainingJob) -> FamilyBuild:
         from humanorai.members.h2o.train import train_h2o_family

@@ -1,10 +1,11 @@
-"""TF-IDF features shared by the three H2O members, stored as plain data.
+"""Features shared by the three H2O members, stored as plain data.
 
-A bundle's feature set is one or two TF-IDF blocks side by side: word 1–2-grams (the original's) and/or
-character 2–5-grams within word boundaries (which travel better to unseen domains). Each block is saved as
-its vocabulary (a JSON list in column order), its idf weights (npz) and its parameters (JSON), never as a
-pickle. Training and serving both go through :meth:`FeatureSet.transform`, so the features a model was
-trained on are the features it is served.
+A bundle's feature set is one or more blocks side by side: TF-IDF word 1–2-grams (the original's),
+character 2–5-grams within word boundaries (which travel better to unseen domains), and stylometric
+measures (:mod:`humanorai.members.h2o.style`). A TF-IDF block is saved as its vocabulary (a JSON list in
+column order), its idf weights (npz) and its parameters (JSON), never as a pickle. Training and serving
+both go through :meth:`FeatureSet.transform`, so the features a model was trained on are the features it
+is served.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from humanorai.members.h2o.family import BLOCK_DIRS
+from humanorai.members.h2o.style import StyleFeatures
 from humanorai.settings import FeatureBlock, TfidfSettings
 from humanorai.text import TFIDF_DEFAULT, NormalizationSpec, normalize, tokens
 
@@ -113,6 +115,10 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.terms)
 
+    def describe(self) -> str:
+        low, high = self.params.ngram_range
+        return f"{self.n_features} {self.params.block} {low}-{high}-grams"
+
     def feature_names(self) -> list[str]:
         """Column names used in H2O frames and MOJOs: position-based, so any term text is safe."""
         width = len(str(self.n_features - 1))
@@ -192,15 +198,21 @@ class TfidfFeatures:
         return cls(params=params, terms=terms, idf=idf)
 
 
+#: A fitted block of features.
+Block = TfidfFeatures | StyleFeatures
+
+
 @dataclass
 class FeatureSet:
-    """The H2O members' features: one or more TF-IDF blocks side by side, each L2-normalised on its own."""
+    """The H2O members' features: one or more blocks side by side, each scaled on its own (TF-IDF rows
+    L2-normalised, stylometric measures standardised)."""
 
-    blocks: list[TfidfFeatures]
+    blocks: list[Block]
 
     @classmethod
     def fit(cls, texts: list[str], settings: TfidfSettings) -> FeatureSet:
-        return cls([TfidfFeatures.fit(texts, TfidfParams.from_settings(settings, block))
+        return cls([StyleFeatures.fit(texts) if block == "style"
+                    else TfidfFeatures.fit(texts, TfidfParams.from_settings(settings, block))
                     for block in settings.blocks])
 
     @property
@@ -217,8 +229,7 @@ class FeatureSet:
         return matrices[0] if len(matrices) == 1 else sp.hstack(matrices, format="csr")
 
     def describe(self) -> str:
-        return " + ".join(f"{block.n_features} {block.params.block} {block.params.ngram_range[0]}-"
-                          f"{block.params.ngram_range[1]}-grams" for block in self.blocks)
+        return " + ".join(block.describe() for block in self.blocks)
 
     def preprocessing(self) -> dict[str, Any]:
         """What the manifest records: each block's parameters under the name of its folder."""
@@ -231,5 +242,5 @@ class FeatureSet:
     @classmethod
     def load(cls, root: Path, preprocessing: dict[str, Any]) -> FeatureSet:
         """The blocks a manifest's ``preprocessing`` lists, in the order of :data:`BLOCK_DIRS`."""
-        folders = [folder for folder in BLOCK_DIRS.values() if folder in preprocessing]
-        return cls([TfidfFeatures.load(root / folder) for folder in folders])
+        return cls([StyleFeatures.load(root / folder) if block == "style" else TfidfFeatures.load(root / folder)
+                    for block, folder in BLOCK_DIRS.items() if folder in preprocessing])

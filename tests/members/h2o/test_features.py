@@ -1,9 +1,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from humanorai.members.h2o.features import CHAR_NORMALIZATION, FILES, FeatureSet, TfidfFeatures, TfidfParams
+from humanorai.members.h2o.style import FILES as STYLE_FILES
+from humanorai.members.h2o.style import MEASURES
 from humanorai.settings import TfidfSettings
 from humanorai.text import TFIDF_DEFAULT, normalize, tokens
 from tests.synthetic import make_rows
@@ -68,18 +71,28 @@ def test_char_transform_equals_scikit_learn_char_wb() -> None:
 
 
 def test_a_feature_set_puts_its_blocks_side_by_side_and_saves_each(tmp_path: Path) -> None:
-    features = FeatureSet.fit(TRAIN, TfidfSettings(features="word+char", max_features=300))
-    assert [block.params.block for block in features.blocks] == ["word", "char"]
-    assert features.n_features == 600 and features.feature_names()[-1] == "t599"
+    features = FeatureSet.fit(TRAIN, TfidfSettings(features="style+char+word", max_features=300))
+    assert [block.params.block for block in features.blocks] == ["word", "char", "style"]  # column order is fixed
+    style_width = len(MEASURES)
+    assert features.n_features == 600 + style_width and features.feature_names()[-1] == f"t{599 + style_width}"
     matrix = features.transform(HELD_OUT)
-    assert abs(matrix[:, :300] - features.blocks[0].transform(HELD_OUT)).max() == 0
-    assert abs(matrix[:, 300:] - features.blocks[1].transform(HELD_OUT)).max() == 0
+    for block, (start, end) in zip(features.blocks, [(0, 300), (300, 600), (600, 600 + style_width)], strict=True):
+        assert abs(matrix[:, start:end] - block.transform(HELD_OUT)).max() == 0
     written = features.save(tmp_path)
     assert sorted(path.relative_to(tmp_path).as_posix() for path in written) == sorted(
-        f"{folder}/{name}" for folder in ("tfidf", "tfidf-char") for name in FILES)
+        [f"{folder}/{name}" for folder in ("tfidf", "tfidf-char") for name in FILES]
+        + [f"style/{name}" for name in STYLE_FILES])
     reloaded = FeatureSet.load(tmp_path, features.preprocessing())
     assert (reloaded.transform(HELD_OUT) != matrix).nnz == 0
-    assert list(features.preprocessing()) == ["tfidf", "tfidf-char"]
+    assert list(features.preprocessing()) == ["tfidf", "tfidf-char", "style"]
+    assert features.describe() == f"300 word 1-2-grams + 300 char 2-5-grams + {style_width} stylometric measures"
+
+
+def test_a_block_named_twice_or_unknown_is_refused() -> None:
+    with pytest.raises(ValueError, match="names a block twice"):
+        TfidfSettings(features="word+word")
+    with pytest.raises(ValueError, match="each block must be one of word, char, style, not 'chars'"):
+        TfidfSettings(features="word+chars")
 
 
 def test_parameters_from_before_char_features_read_as_a_word_block() -> None:
