@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from humanorai.bundle import Manifest, read_manifest, verify_files
+from humanorai.cpus import usable_cpus
 from humanorai.errors import BundleError, SettingsError
 from humanorai.members.base import BundleContext, Member, MemberGroup, Steps, TextBatch, run_steps
 from humanorai.members.registry import family_of_kind, find_family
@@ -107,7 +107,7 @@ class Engine:
         threaded = sum(family.threaded for family in map(find_family, (e.kind for e in manifest.members)) if family)
         if transformers.threads is None and threaded and settings.parallel_members:
             # Members that run side by side share the cores instead of each claiming all of them.
-            transformers = replace(transformers, threads=max(1, (os.cpu_count() or 1) // threaded))
+            transformers = replace(transformers, threads=max(1, usable_cpus() // threaded))
         context = BundleContext(root, manifest, transformers)
         members: list[Member] = []
         unavailable: dict[str, str] = {}

@@ -4,13 +4,13 @@ or the CPU (FP32), and the rule that picks one for this machine and bundle folde
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from humanorai.cpus import usable_cpus
 from humanorai.errors import SettingsError
 from humanorai.settings import Backend, Device, Precision
 
@@ -155,7 +155,7 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 ONNX, so it
     runs on ONNX Runtime INT8 everywhere; asking explicitly for a missing file is an error that says so.
     """
-    threads = threads or max(1, (os.cpu_count() or 1))
+    threads = threads or usable_cpus()
     has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
     has_onnx = has_fp32 or (folder / ONNX_INT8).is_file()
     if device == "auto":
