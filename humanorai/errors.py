@@ -25,6 +25,10 @@ class ClusterError(HumanoraiError):
     """The H2O cluster could not be started or reached."""
 
 
+class JavaError(HumanoraiError):
+    """No usable Java runtime for H2O (training) or the MOJOs (serving)."""
+
+
 class MojoError(HumanoraiError):
     """A MOJO cannot be loaded or does not fit the bundle's TF-IDF features."""
 

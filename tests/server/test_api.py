@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from humanorai.java_runtime import java_runtime
 from tests.server.conftest import TEST_SETTINGS, LiveServer, in_process, start_server, stop_server
 from tests.synthetic import make_rows
 
@@ -34,8 +35,8 @@ def test_readiness_was_503_with_retry_after_then_200(live_server: LiveServer) ->
 
 def test_ready_says_how_each_member_runs(app_client: TestClient) -> None:
     ready = app_client.get("/ready").json()
-    assert ready["members"] == {"DRF": "in-process MOJO", "GBM": "in-process MOJO", "GLM": "in-process MOJO",
-                                "BERT": "onnx fp32", "RoBERTa": "onnx fp32"}
+    mojo = f"in-process MOJO on {java_runtime().describe()}"  # e.g. Java 17 (PATH)
+    assert ready["members"] == {"DRF": mojo, "GBM": mojo, "GLM": mojo, "BERT": "onnx fp32", "RoBERTa": "onnx fp32"}
     assert ready["unavailable"] == {} and ready["status"] == "ok"
 
 

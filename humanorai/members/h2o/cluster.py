@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from humanorai.errors import ClusterError
+from humanorai.java_runtime import java_runtime
+from humanorai.progress import note
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -43,18 +45,6 @@ _STOP_TIMEOUT_S = 15.0
 def h2o_jar() -> Path:
     """The H2O server jar shipped inside the ``h2o`` Python package."""
     return Path(h2o.__file__).parent / "backend" / "bin" / "h2o.jar"
-
-
-def java_executable() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home, "bin", "java") if java_home else None
-    if candidate is not None and candidate.is_file():
-        return str(candidate)
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        path = Path(directory, "java")
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    raise ClusterError("Java not found: install a Java 11–17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
 
 
 @contextlib.contextmanager
@@ -87,6 +77,7 @@ def _start(nthreads: int, max_mem: str, ice_root: Path) -> tuple[subprocess.Pope
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(process, url, ice_root / "h2o.log")
+            note(f"H2O runs on {java_runtime().describe()}")
             return process, url
         except ClusterError as error:
             _stop(process)
@@ -128,14 +119,15 @@ def _port_free(port: int) -> bool:
 
 
 def _launch(port: int, nthreads: int, max_mem: str, ice_root: Path) -> subprocess.Popen[bytes]:
+    runtime = java_runtime()
     command = [
-        java_executable(), f"-Xmx{max_mem}", "-jar", str(h2o_jar()),
+        str(runtime.java), *runtime.jvm_options(), f"-Xmx{max_mem}", "-jar", str(h2o_jar()),
         "-name", f"humanorai-{os.getpid()}-{port}", "-ip", "127.0.0.1", "-port", str(port),
         "-nthreads", str(nthreads), "-ice_root", str(ice_root), "-log_dir", str(ice_root),
         "-allow_unsupported_java",
     ]
     log = (ice_root / "h2o.log").open("wb")
-    logger.debug("starting H2O: %s", " ".join(command))
+    logger.debug("starting H2O on %s: %s", runtime.describe(), " ".join(command))
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 

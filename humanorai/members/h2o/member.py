@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from humanorai.errors import MojoError
+from humanorai.java_runtime import java_runtime
 from humanorai.labels import HUMAN
 from humanorai.members.base import Member, TextBatch
 from humanorai.members.h2o.features import FeatureSet
@@ -49,13 +50,15 @@ def ensure_jvm(genmodel_jar: Path) -> None:
 def _start_jvm(genmodel_jar: Path) -> None:
     if not genmodel_jar.is_file():
         raise MojoError(f"{genmodel_jar}: h2o-genmodel.jar not found")
+    runtime = java_runtime()
     try:
         # -Xrs: the JVM leaves SIGTERM/SIGINT to Python, so a server drains its requests on a signal
         # instead of the JVM's handlers ending the process (and crashing inside native code).
-        jpype.startJVM("-Xmx1g", "-Xss4m", "-Xrs", classpath=[str(genmodel_jar)], convertStrings=True)
+        jpype.startJVM(str(runtime.libjvm), "-Xmx1g", "-Xss4m", "-Xrs", *runtime.jvm_options(),
+                       classpath=[str(genmodel_jar)], convertStrings=True)
     except OSError as error:
-        raise MojoError(f"cannot start a Java VM ({error}); install Java 11+ (e.g. openjdk-17-jre)") from error
-    logger.debug("JVM started with %s", genmodel_jar)
+        raise MojoError(f"cannot start the Java VM of {runtime.describe()} at {runtime.home}: {error}") from error
+    logger.debug("JVM of %s started with %s", runtime.describe(), genmodel_jar)
 
 
 def attach_as_daemon() -> None:
@@ -131,7 +134,7 @@ class MojoMember(Member):
 
     @property
     def description(self) -> str:
-        return "in-process MOJO"
+        return f"in-process MOJO on {java_runtime().describe()}"
 
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         matrix = tfidf_matrix(batch, self._features)
