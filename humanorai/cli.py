@@ -63,7 +63,8 @@ GroupPatternOption = Annotated[str | None, typer.Option(
 # Options that choose how the transformers run (predict, evaluate, serve).
 BackendOption = Annotated[str, typer.Option(help="Transformer backend: auto, onnx, openvino or torch.")]
 PrecisionOption = Annotated[str, typer.Option(
-    help="auto, int8/fp32 (onnx), bf16/fp32 (openvino), fp16/fp32 (torch).")]
+    help="auto, int8/fp32 (onnx), int8/bf16/fp32 (openvino; int8 where trained with --openvino-int8), "
+         "fp16/fp32 (torch).")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 MaxLengthOption = Annotated[int | None, typer.Option(
     help="Transformer window in tokens (default: as trained); longer texts are scored in windows.")]
@@ -157,6 +158,13 @@ def train(
              "split).")] = "majority",
     serving_only: Annotated[bool, typer.Option(
         help="Keep only serving files: drop the transformers' PyTorch weights and FP32 ONNX.")] = False,
+    openvino_int8: Annotated[bool, typer.Option(
+        help="Also quantise each transformer to static INT8 for OpenVINO, calibrated on training texts "
+             "(--backend openvino --precision int8; auto picks it on CPUs with AMX-INT8 or AVX-512 VNNI). "
+             "Needs nncf: pip install 'humanorai[int8]'.")] = False,
+    int8_calibration_texts: Annotated[int, typer.Option(
+        help="With --openvino-int8: training texts (a sample drawn with --seed) that calibrate the INT8 "
+             "activation ranges.")] = TransformerTrainSettings.int8_calibration_texts,
     data_credit: Annotated[str | None, typer.Option(
         help="Source and licence of DATA, recorded in the manifest.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
@@ -184,6 +192,7 @@ def train(
             ensemble=ensemble, serving_only=serving_only, data_credit=data_credit,  # type: ignore[arg-type]
             transformers=TransformerTrainSettings(
                 preset=preset, bert_base=bert_base, roberta_base=roberta_base,  # type: ignore[arg-type]
+                openvino_int8=openvino_int8, int8_calibration_texts=int8_calibration_texts,
                 fine_tune=FineTuneSettings(epochs=epochs, batch_size=batch_size, max_length=max_length,
                                            gradient_accumulation=gradient_accumulation,
                                            learning_rate=learning_rate, warmup_fraction=warmup, seed=seed)),

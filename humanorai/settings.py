@@ -34,6 +34,7 @@ read as "no authentication".
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Mapping
@@ -269,9 +270,18 @@ class TransformerTrainSettings:
     bert_base: str | None = None
     roberta_base: str | None = None
     fine_tune: FineTuneSettings = field(default_factory=FineTuneSettings)
+    #: Also write a static INT8 OpenVINO model, calibrated on training texts (for CPUs with AMX-INT8 or
+    #: AVX-512 VNNI). Opt-in: it adds about one byte per weight to the bundle, and needs NNCF to train.
+    openvino_int8: bool = False
+    #: Training texts (a seeded sample) whose activation ranges calibrate that INT8: NNCF's default subset.
+    int8_calibration_texts: int = 300
 
     def __post_init__(self) -> None:
         choice(self.preset, PresetName, "--preset")
+        if self.int8_calibration_texts < 1:
+            raise ValueError(f"--int8-calibration-texts must be at least 1, not {self.int8_calibration_texts}")
+        if self.openvino_int8 and importlib.util.find_spec("nncf") is None:
+            raise ValueError("--openvino-int8 needs the package nncf: pip install 'humanorai[int8]'")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
 #: Small but real training settings: seconds, not minutes.
 TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
                    "--group-pattern", "^syn/([^/]+)/", "--preset", "tiny", "--max-length", "128", "--epochs", "3"]
+#: The session bundle also holds the opt-in OpenVINO INT8 models (a few seconds on 64 calibration texts),
+#: so that their export, manifest entries and serving are tested without training another bundle.
+SESSION_BUNDLE_ARGS = [*TINY_TRAIN_ARGS, "--openvino-int8", "--int8-calibration-texts", "64"]
 
 
 def humanorai_command(*args: str) -> list[str]:
@@ -54,7 +57,7 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -
     """Run ``humanorai train`` as a user would; keep its output and the JVMs alive before it."""
     jvms_before = h2o_jvm_pids()
     bundle = tmp_path_factory.mktemp("bundles") / "tiny"
-    result = run_cli("train", str(corpus_csv), "--out", str(bundle), *TINY_TRAIN_ARGS)
+    result = run_cli("train", str(corpus_csv), "--out", str(bundle), *SESSION_BUNDLE_ARGS)
     assert result.returncode == 0, result.stderr
     return bundle, result, jvms_before
 

@@ -43,8 +43,11 @@ def test_manifest_records_what_design_asks_for(tiny_bundle: Path) -> None:
     assert data["training"]["split"]["grouped"] is True
     for folder in ("bert", "roberta"):
         member_files = next(m["files"] for m in data["members"] if m["options"].get("folder") == folder)
-        assert {f"{folder}/{name}" for name in ("config.json", "model.safetensors", "tokenizer.json",
-                                                "model.onnx", "model.int8.onnx")} <= set(member_files)
+        assert {f"{folder}/{name}" for name in ("config.json", "model.safetensors", "tokenizer.json", "model.onnx",
+                                                "model.int8.onnx", "openvino.int8.xml", "openvino.int8.bin")
+                } <= set(member_files)
+    assert data["training"]["transformers"]["openvino_int8"] is True
+    assert data["training"]["transformers"]["int8_calibration_texts"] == 64
 
 
 def test_every_model_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
@@ -56,7 +59,8 @@ def test_every_model_file_is_listed_and_no_pickle(tiny_bundle: Path) -> None:
     assert not [name for name in on_disk if name.endswith((".pkl", ".pickle", ".joblib"))]
 
 
-FILE_COUNT = 7 + 2 * 6  # TF-IDF (3), jar, 3 MOJOs; per transformer: HF config, tokenizer (2), weights, 2 ONNX
+#: TF-IDF (3), jar, 3 MOJOs; per transformer: HF config, tokenizer (2), weights, 2 ONNX, OpenVINO INT8 (2).
+FILE_COUNT = 7 + 2 * 8
 
 
 @pytest.mark.parametrize("index", range(FILE_COUNT))

@@ -23,7 +23,8 @@ SAMPLE = make_rows(3, seed=99)[0]["text"]
 def test_train_reports_every_stage_and_leaves_no_jvm(trained_bundle: TrainRun) -> None:
     _, result, jvms_before = trained_bundle
     for stage in ("Reading", "Splitting", "Fitting TF-IDF", "Starting H2O", "Training DRF", "Training GBM",
-                  "Training GLM", "Training BERT", "Exporting BERT to ONNX", "Training RoBERTa",
+                  "Training GLM", "Training BERT", "Exporting BERT to ONNX",
+                  "Quantising BERT to static INT8 for OpenVINO (64 training texts", "Training RoBERTa",
                   "Evaluating on the test split"):
         assert stage in result.stderr
     assert "done in" in result.stderr and "Traceback" not in result.stderr

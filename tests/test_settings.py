@@ -1,8 +1,9 @@
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from humanorai.settings import ServiceSettings
+from humanorai.settings import ServiceSettings, TransformerTrainSettings
 
 
 def test_defaults_bind_safe_limits() -> None:
@@ -48,3 +49,19 @@ def test_an_empty_api_key_is_refused_rather_than_read_as_no_authentication() -> 
 def test_the_shutdown_grace_period_is_read_in_whole_seconds() -> None:
     assert ServiceSettings.from_env({}).shutdown_grace_s == 10
     assert ServiceSettings.from_env({"HUMANORAI_SHUTDOWN_GRACE_S": "2.5"}).shutdown_grace_s == 3
+
+
+def test_openvino_int8_without_nncf_is_refused_naming_the_option_and_the_extra(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TransformerTrainSettings(openvino_int8=True).int8_calibration_texts == 300  # nncf is installed here
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "nncf" else real_find_spec(name, *args))
+    with pytest.raises(ValueError, match=r"--openvino-int8 needs the package nncf: pip install 'humanorai\[int8\]'"):
+        TransformerTrainSettings(openvino_int8=True)
+    assert TransformerTrainSettings().openvino_int8 is False  # the default asks nothing of nncf
+
+
+def test_int8_calibration_needs_a_text() -> None:
+    with pytest.raises(ValueError, match="--int8-calibration-texts must be at least 1, not 0"):
+        TransformerTrainSettings(int8_calibration_texts=0)

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+#: OpenVINO IR with static INT8 (NNCF, calibrated on training texts): opt-in at training (``--openvino-int8``).
+OPENVINO_INT8 = "openvino.int8.xml"
+#: The IR's weights, beside its graph.
+OPENVINO_INT8_WEIGHTS = "openvino.int8.bin"
 #: The PyTorch weights (HF format); like the FP32 ONNX, absent from a ``--serving-only`` bundle.
 WEIGHTS = "model.safetensors"
 
@@ -47,9 +51,12 @@ class OnnxBackend:
 
 
 class OpenVinoBackend:
-    """OpenVINO on the CPU, reading the same fused FP32 ONNX (it implements ORT's contrib ops).
+    """OpenVINO on the CPU: FP32 and BF16 read the same fused FP32 ONNX (OpenVINO implements ORT's contrib
+    ops); INT8 reads the statically quantised IR (``path`` is then :data:`OPENVINO_INT8`).
 
-    BF16 (``INFERENCE_PRECISION_HINT``) pays off on CPUs with AMX or AVX-512 BF16; elsewhere FP32.
+    BF16 (``INFERENCE_PRECISION_HINT``) pays off on CPUs with AMX or AVX-512 BF16; elsewhere FP32. INT8 runs
+    what its graph leaves unquantised (softmax, layer norms) in FP32, not in the CPU's default BF16 on AMX:
+    its parity with PyTorch FP32 was measured so, and it then holds on every CPU alike.
     """
 
     def __init__(self, path: Path, precision: str, threads: int) -> None:
@@ -123,6 +130,9 @@ class TorchBackend:
 INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
 #: CPU features with native BF16 matrix instructions (OpenVINO BF16 beat ORT INT8 there, issue 3).
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+#: CPU features whose INT8 matrix units OpenVINO's static INT8 uses (AMX tiles, AVX-512 VNNI) and ORT's
+#: dynamic INT8 leaves idle on AMX (issue 13).
+OPENVINO_INT8_FLAGS = frozenset({"amx_int8", "avx512_vnni"})
 
 
 def cpu_flags() -> frozenset[str]:
@@ -147,27 +157,37 @@ def fast_bf16() -> bool:
     return bool(cpu_flags() & BF16_FLAGS)
 
 
+def fast_openvino_int8() -> bool:
+    return bool(cpu_flags() & OPENVINO_INT8_FLAGS)
+
+
 def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
                  device: Device | str = "auto", threads: int | None = None) -> LogitsBackend:
-    """Pick the backend from what this machine has: PyTorch FP16 on CUDA; on a CPU with BF16 matrix
-    instructions OpenVINO BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32.
+    """Pick the backend from what this machine has: PyTorch FP16 on CUDA; on a CPU with AMX-INT8 or AVX-512
+    VNNI the OpenVINO static INT8, where the bundle has it; on a CPU with BF16 matrix instructions OpenVINO
+    BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32.
 
-    ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 ONNX, so it
-    runs on ONNX Runtime INT8 everywhere; asking explicitly for a missing file is an error that says so.
+    ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 files, so it
+    runs on ONNX Runtime INT8 (or the OpenVINO INT8 it was given); asking explicitly for a missing file is
+    an error that says so.
     """
     threads = threads or usable_cpus()
     has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
+    has_openvino_int8 = (folder / OPENVINO_INT8).is_file()
     has_onnx = has_fp32 or (folder / ONNX_INT8).is_file()
     if device == "auto":
         device = "cuda" if backend in ("auto", "torch") and has_weights and _cuda_available() else "cpu"
     if backend == "auto":
-        # A plain HF folder (not exported yet) still runs, in PyTorch.
-        backend = "torch" if device == "cuda" or not has_onnx else "openvino" if fast_bf16() and has_fp32 else "onnx"
+        backend = _auto_backend(device, has_onnx, has_fp32, has_openvino_int8)
     if backend == "openvino":
-        chosen = _cpu_precision("openvino", device, precision, "bf16", fast_bf16())
-        return OpenVinoBackend(_bundle_file(folder, ONNX_FP32), chosen, threads)
+        fast = "int8" if has_openvino_int8 and (fast_openvino_int8() or not has_fp32) else (
+            "bf16" if fast_bf16() else "fp32")
+        chosen = _cpu_precision("openvino", device, precision, ("int8", "bf16", "fp32"), fast)
+        path = _bundle_file(folder, OPENVINO_INT8 if chosen == "int8" else ONNX_FP32)
+        return OpenVinoBackend(path, chosen, threads)
     if backend == "onnx":
-        chosen = _cpu_precision("onnx", device, precision, "int8", fast_int8() or not has_fp32)
+        fast = "int8" if fast_int8() or not has_fp32 else "fp32"
+        chosen = _cpu_precision("onnx", device, precision, ("int8", "fp32"), fast)
         return OnnxBackend(_bundle_file(folder, ONNX_FP32 if chosen == "fp32" else ONNX_INT8), threads)
     if precision == "auto":
         precision = "fp16" if device == "cuda" else "fp32"
@@ -177,27 +197,37 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     return TorchBackend(folder, device, precision, threads)
 
 
+def _auto_backend(device: str, has_onnx: bool, has_fp32: bool, has_openvino_int8: bool) -> Backend:
+    """The backend ``auto`` means for this device, CPU and bundle folder (see :func:`make_backend`)."""
+    if device == "cuda" or not (has_onnx or has_openvino_int8):
+        return "torch"  # a plain HF folder (not exported yet) still runs, in PyTorch
+    if (has_openvino_int8 and fast_openvino_int8()) or (has_fp32 and fast_bf16()):
+        return "openvino"
+    return "onnx" if has_onnx else "openvino"
+
+
 def _bundle_file(folder: Path, name: str) -> Path:
     """``folder / name``, or an error naming what is missing and what still works."""
     path = folder / name
     if not path.is_file():
-        held = [file for file in (ONNX_INT8, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
-        hint = (f" (a --serving-only bundle keeps only {ONNX_INT8}; use --backend onnx --precision int8)"
-                if held == [ONNX_INT8] else "")
+        int8_backends = {ONNX_INT8: "onnx", OPENVINO_INT8: "openvino"}
+        held = [file for file in (*int8_backends, ONNX_FP32, WEIGHTS) if (folder / file).is_file()]
+        usable = " or ".join(int8_backends[file] for file in held if file in int8_backends)
+        hint = (f" (a --serving-only bundle keeps only its INT8 files; use --backend {usable} --precision int8)"
+                if held and set(held) <= set(int8_backends) else "")
         raise SettingsError(f"{folder.name}/{name} is not in this bundle; it has "
                             f"{', '.join(held) or 'no model file'}{hint}")
     return path
 
 
-def _cpu_precision(backend: str, device: str, precision: str, fast: str, fast_here: bool) -> str:
-    """Check a CPU backend's device and precision; ``auto`` means ``fast`` where this CPU gains from it."""
+def _cpu_precision(backend: str, device: str, precision: str, offered: tuple[str, ...], fast: str) -> str:
+    """Check a CPU backend's device and precision (one of ``offered``); ``auto`` means ``fast``, the
+    precision this CPU and bundle run best."""
     if device != "cpu":
         raise SettingsError(f"the {backend} backend runs on the CPU; use --backend torch for CUDA")
-    if precision not in ("auto", fast, "fp32"):
-        raise SettingsError(f"the {backend} backend has {fast} and fp32, not {precision}")
-    if precision == "auto":
-        return fast if fast_here else "fp32"
-    return precision
+    if precision != "auto" and precision not in offered:
+        raise SettingsError(f"--precision: the {backend} backend has {', '.join(offered)}, not {precision}")
+    return fast if precision == "auto" else precision
 
 
 def _cuda_available() -> bool:

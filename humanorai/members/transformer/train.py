@@ -1,4 +1,5 @@
-"""Train the asked-for transformers into a bundle: fine-tune, save in HF format, export ONNX (FP32, INT8)."""
+"""Train the asked-for transformers into a bundle: fine-tune, save in HF format, export ONNX (FP32, INT8) and,
+when asked, an OpenVINO static INT8 model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from humanorai.members.transformer.backends import ONNX_FP32, WEIGHTS
 from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset, load_base, save_hf
 from humanorai.members.transformer.export import export_onnx
 from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule
+from humanorai.members.transformer.openvino_int8 import (
+    calibration_inputs,
+    calibration_sample,
+    export_openvino_int8,
+)
 from humanorai.progress import stage
 from humanorai.settings import TrainSettings
 from humanorai.text import RAW, normalize
@@ -16,8 +22,9 @@ from humanorai.text import RAW, normalize
 def train_transformer_family(job: TrainingJob, kind: str) -> FamilyBuild:
     settings = job.settings.transformers
     entries = [_train_one(member, job, kind) for member in job.members]
-    return FamilyBuild(entries=entries, training={"transformers": {"preset": settings.preset,
-                                                                   **vars(settings.fine_tune)}})
+    return FamilyBuild(entries=entries, training={"transformers": {
+        "preset": settings.preset, **vars(settings.fine_tune), "openvino_int8": settings.openvino_int8,
+        "int8_calibration_texts": settings.int8_calibration_texts if settings.openvino_int8 else None}})
 
 
 def _base(member: str, settings: TrainSettings) -> str | None:
@@ -45,6 +52,10 @@ def _train_one(member: str, job: TrainingJob, kind: str) -> MemberEntry:
         files = save_hf(model, tokenizer, folder)
     with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
         files += export_onnx(folder)
+    if options.openvino_int8:
+        calibration = calibration_sample(train_texts, job.settings.seed, options.int8_calibration_texts)
+        with stage(f"Quantising {member} to static INT8 for OpenVINO ({len(calibration)} training texts calibrate it)"):
+            files += export_openvino_int8(folder, calibration_inputs(tokenizer, calibration, settings.max_length))
     if job.settings.serving_only:
         for name in (WEIGHTS, ONNX_FP32):
             (folder / name).unlink()

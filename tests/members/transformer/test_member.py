@@ -1,7 +1,7 @@
 """The transformer fast paths agree with the PyTorch reference (tolerances stated per test).
 
 Measured on the tiny test bundle (and stated in docs/benchmarks.md): ORT FP32 vs PyTorch FP32 agree to
-about 1e-6; ORT INT8 to about 1e-2 with the same label on every text.
+about 1e-6; ORT INT8 to about 1e-2 with the same label on every text; OpenVINO's static INT8 likewise.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def test_onnx_int8_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
     assert np.mean(close & same_label) >= 0.95
 
 
-def test_padding_a_batch_changes_no_result(tiny_bundle: Path, folder: str) -> None:
-    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+@pytest.mark.parametrize("path", [("onnx", "fp32"), ("openvino", "int8")])  # static INT8: scales fixed at export
+def test_padding_a_batch_changes_no_result(tiny_bundle: Path, folder: str, path: tuple[str, str]) -> None:
+    scorer = member(tiny_bundle, folder, *path)
     mixed = [TEXTS[0][:40], TEXTS[1], TEXTS[2][:100]]
     together = scorer.predict_proba(TextBatch(mixed))
     alone = np.array([scorer.predict_proba(TextBatch([text]))[0] for text in mixed])
@@ -108,27 +109,62 @@ def test_an_unknown_window_aggregation_is_refused(tiny_bundle: Path) -> None:
 
 
 def test_backend_choices_are_validated(tiny_bundle: Path) -> None:
-    with pytest.raises(SettingsError, match="int8 and fp32"):
+    with pytest.raises(SettingsError, match="--precision: the onnx backend has int8, fp32, not fp16"):
         make_backend(tiny_bundle / "bert", "onnx", "fp16", "cpu")
     with pytest.raises(SettingsError, match="runs on the CPU"):
         make_backend(tiny_bundle / "bert", "onnx", "int8", "cuda")
-    with pytest.raises(SettingsError, match="bf16 and fp32"):
-        make_backend(tiny_bundle / "bert", "openvino", "int8", "cpu")
+    with pytest.raises(SettingsError, match="--precision: the openvino backend has int8, bf16, fp32, not fp16"):
+        make_backend(tiny_bundle / "bert", "openvino", "fp16", "cpu")
     with pytest.raises(SettingsError, match="stride"):
         member(tiny_bundle, "bert", "onnx", "int8", max_length=64, stride=62)
     assert make_backend(tiny_bundle / "bert", "onnx", "int8", "cpu").description == "onnx int8"
+    assert make_backend(tiny_bundle / "bert", "openvino", "int8", "cpu").description == "openvino int8"
+
+
+def copy_without(bundle: Path, tmp_path: Path, *patterns: str) -> Path:
+    """The tiny bundle's BERT folder without the files matching ``patterns``."""
+    folder = tmp_path / "bert"
+    shutil.copytree(bundle / "bert", folder, ignore=shutil.ignore_patterns(*patterns))
+    return folder
+
+
+AVX2 = {"avx2", "fma"}  # an AVX2-only EPYC: INT8 gains nothing, FP32 is closer to the reference
+CASCADE_LAKE = {"avx2", "avx512f", "avx512_vnni"}
+ALDER_LAKE = {"avx2", "avx_vnni"}  # VNNI on 256-bit registers only
+SAPPHIRE_RAPIDS = {"avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16"}  # a Xeon with AMX
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    ({"avx2", "fma"}, "onnx fp32"),  # an AVX2-only EPYC: INT8 gains nothing, FP32 is closer to the reference
-    ({"avx2", "avx512_vnni"}, "onnx int8"),
-    ({"avx2", "avx_vnni"}, "onnx int8"),
-    ({"avx512_vnni", "amx_int8", "amx_bf16"}, "openvino bf16"),  # a Xeon with AMX
+    (AVX2, "onnx fp32"), (CASCADE_LAKE, "openvino int8"), (ALDER_LAKE, "onnx int8"),
+    (SAPPHIRE_RAPIDS, "openvino int8"),
 ])
 def test_auto_picks_the_backend_a_cpu_runs_best(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch,
                                                 flags: set[str], expected: str) -> None:
     monkeypatch.setattr(backends, "cpu_flags", lambda: frozenset(flags))
     assert make_backend(tiny_bundle / "bert", "auto", "auto", "cpu").description == expected
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (AVX2, "onnx fp32"), (CASCADE_LAKE, "onnx int8"), (ALDER_LAKE, "onnx int8"), (SAPPHIRE_RAPIDS, "openvino bf16"),
+])
+def test_auto_without_openvino_int8_in_the_bundle_keeps_the_other_paths(
+        tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: set[str], expected: str) -> None:
+    folder = copy_without(tiny_bundle, tmp_path, "openvino.int8.*")
+    monkeypatch.setattr(backends, "cpu_flags", lambda: frozenset(flags))
+    assert make_backend(folder, "auto", "auto", "cpu").description == expected
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (AVX2, "onnx int8"), (CASCADE_LAKE, "openvino int8"), (ALDER_LAKE, "onnx int8"), (SAPPHIRE_RAPIDS, "openvino int8"),
+])
+def test_auto_on_a_serving_only_folder_picks_among_its_int8_files(
+        tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: set[str], expected: str) -> None:
+    folder = copy_without(tiny_bundle, tmp_path, "model.onnx", "model.safetensors")
+    monkeypatch.setattr(backends, "cpu_flags", lambda: frozenset(flags))
+    assert make_backend(folder, "auto", "auto", "cpu").description == expected
+    assert make_backend(folder, "openvino", "auto", "cpu").description == "openvino int8"  # the one it has
+    with pytest.raises(SettingsError, match=r"keeps only its INT8 files; use --backend onnx or openvino --precision"):
+        make_backend(folder, "openvino", "fp32", "cpu")
 
 
 def test_cpu_flags_are_read_from_this_machine() -> None:
@@ -138,8 +174,7 @@ def test_cpu_flags_are_read_from_this_machine() -> None:
 
 
 def test_a_folder_without_onnx_runs_in_pytorch_and_says_what_it_has(tiny_bundle: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "bert"
-    shutil.copytree(tiny_bundle / "bert", folder, ignore=shutil.ignore_patterns("*.onnx"))
+    folder = copy_without(tiny_bundle, tmp_path, "*.onnx", "openvino.*")
     assert make_backend(folder, "auto", "auto", "cpu").description == "torch fp32 on cpu"
     with pytest.raises(SettingsError, match=r"bert/model.int8.onnx is not in this bundle; it has model.safetensors$"):
         make_backend(folder, "onnx", "int8", "cpu")
@@ -184,6 +219,17 @@ def test_openvino_fp32_equals_pytorch_fp32(tiny_bundle: Path, folder: str) -> No
     reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
     openvino_fp32 = member(tiny_bundle, folder, "openvino", "fp32").predict_proba(TextBatch(TEXTS))
     assert np.max(np.abs(openvino_fp32 - reference)) <= 1e-4
+
+
+def test_openvino_static_int8_stays_close_to_fp32(tiny_bundle: Path, folder: str) -> None:
+    """ORT INT8's bound above: |Δp_human| ≤ 0.05 and the same label on ≥ 95 % of the texts. The issue's
+    bound (0.03 on every text, the same label on 99 %) is for real models on corpus texts, measured by
+    ``benchmarks.int8_parity`` (docs/benchmarks.md). These 2-layer, 64-wide models are calibrated on 64
+    synthetic texts (``SESSION_BUNDLE_ARGS``); measured here: at most 0.015 (BERT) and 0.046 (RoBERTa), every
+    label the same (ORT INT8: 0.012 and 0.010)."""
+    reference = member(tiny_bundle, folder, "torch", "fp32").predict_proba(TextBatch(TEXTS))
+    int8 = member(tiny_bundle, folder, "openvino", "int8").predict_proba(TextBatch(TEXTS))
+    assert np.mean((np.abs(int8 - reference) <= 0.05) & ((int8 >= 0.5) == (reference >= 0.5))) >= 0.95
 
 
 @pytest.mark.skipif(not fast_bf16(), reason="this CPU has no AMX / AVX-512 BF16 instructions")
