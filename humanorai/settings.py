@@ -91,6 +91,10 @@ class TransformerSettings:
     #: Tokens shared by neighbouring windows of a long text; ``None``: a quarter of the window.
     stride: int | None = None
     window_aggregation: WindowAggregation = "mean"
+    #: Replay CUDA graphs, captured at load time, for small runs of windows (PyTorch on CUDA; elsewhere it
+    #: changes nothing; see ``members.transformer.cuda_graphs``): at batch 1 a GPU otherwise waits on kernel
+    #: launches. Off until a GPU run of ``benchmarks/gpu.py --engine`` has measured it.
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         choice(self.backend, Backend, "--backend")
