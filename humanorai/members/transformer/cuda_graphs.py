@@ -110,11 +110,13 @@ class CapturedForward:
         self._graphs: dict[Bucket, _Graph] = {}
         #: Replays share their graph's tensors: one run at a time fills, replays and reads them.
         self._lock = threading.Lock()
-        stream = torch.cuda.Stream(self._device)
+        #: Captures, then replays, on a stream of this model's own: replays of two members running side by
+        #: side overlap on the GPU instead of queueing on the default stream.
+        self._stream = torch.cuda.Stream(self._device)
         with torch.no_grad():
             for bucket in buckets:
-                self._graphs[bucket] = self._capture(bucket, stream)
-        torch.cuda.current_stream(self._device).wait_stream(stream)
+                self._graphs[bucket] = self._capture(bucket, self._stream)
+        torch.cuda.current_stream(self._device).wait_stream(self._stream)
         self.buckets: list[Bucket] = list(self._graphs)
 
     @classmethod
@@ -170,7 +172,7 @@ class CapturedForward:
         """Logits of the run, padded up to ``bucket`` and replayed through its graph."""
         padded_ids, padded_mask = pad_to_bucket(input_ids, attention_mask, bucket, self._pad_id)
         captured = self._graphs[bucket]
-        with self._lock:
+        with self._lock, self._torch.cuda.stream(self._stream):
             captured.input_ids.copy_(self._torch.from_numpy(padded_ids))
             captured.attention_mask.copy_(self._torch.from_numpy(padded_mask))
             captured.graph.replay()
