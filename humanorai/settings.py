@@ -118,6 +118,11 @@ class BatchLimits:
     #: Most texts waiting in the queue; more are refused as overloaded.
     max_queued_texts: int = 256
 
+    def without_merging(self) -> BatchLimits:
+        """These limits with one text per batch and no wait: the scheduler's fair turns and deadlines
+        without micro-batching (``HUMANORAI_BATCHING=0``)."""
+        return replace(self, max_wait_ms=0, max_batch_texts=1)
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -197,7 +202,7 @@ class ServiceSettings:
             engine=EngineSettings(
                 cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
                 # The server always schedules through the batcher (fair turns, deadlines); off = no merging.
-                batching=limits if number("BATCHING", 1) else replace(limits, max_wait_ms=0, max_batch_texts=1),
+                batching=limits if number("BATCHING", 1) else limits.without_merging(),
             ),
         )
 
