@@ -74,6 +74,16 @@ def save_member(member: str, model: PreTrainedModel, tokenizer: PreTrainedTokeni
     )
 
 
+def spread_probabilities(model: PreTrainedModel) -> None:
+    """Scale the random classification head so p_human spreads over (0, 1) instead of sitting near 0.5,
+    where any two paths would agree; the parity bounds then test something."""
+    import torch
+
+    with torch.no_grad():
+        for parameter in model.classifier.parameters():  # type: ignore[union-attr]
+            parameter.mul_(20.0)
+
+
 def generated_rows(count: int, seed: int) -> list[tuple[str, str]]:
     """(text, source) rows: paragraphs of random common English words, for runs without a corpus."""
     rng = np.random.default_rng(seed)
