@@ -24,6 +24,7 @@ Targets (CUDA only; exit status 3 when one is missed, checks passing): ≤ 5 ms 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import statistics
@@ -120,41 +121,77 @@ class Traffic:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Measured:
+    """Everything one run measured, before it is checked."""
+
+    shapes: dict[str, str]
+    #: The texts of the traffic; the first ``options.texts`` were also scored one at a time.
+    texts: list[str]
+    #: Member name → token positions of each text scored one at a time.
+    tokens: dict[str, list[int]]
+    loaded: bool
+    #: Keyed by whether the members had CUDA graphs.
+    backends: dict[bool, dict[str, str]]
+    one_at_a_time: dict[bool, Scored]
+    limits: BatchLimits
+    #: Keyed by whether micro-batches merged texts.
+    traffic: dict[bool, Traffic]
+
+
 def run(options: EngineBench) -> dict[str, Any]:
     """Build the bundle, measure, check; the JSON report (``passed``, ``targets_met``) as a dict."""
     with tempfile.TemporaryDirectory(prefix="humanorai-gpu-engine-") as scratch:
-        root = Path(scratch)
-        shapes, texts = _build_bundle(root, options)
-        single = texts[:options.texts]
-        engines = {graphs: Engine.load(root, TransformerSettings(device=options.device, cuda_graphs=graphs),
-                                       EngineSettings(cache_size=0)) for graphs in (False, True)}
-        try:
-            tokens = {member.name: [int(member.cost(TextBatch([text]))[0]) for text in single]
-                      for member in engines[False].members}
-            one_at_a_time = {graphs: _one_at_a_time(engine, single) for graphs, engine in engines.items()}
-            traffic = {merging: _traffic(engines[True], texts, options, merging) for merging in (True, False)}
-            backends = {graphs: engine.describe_members() for graphs, engine in engines.items()}
-            loaded = all(len(engine.members) == 2 and not engine.unavailable for engine in engines.values())
-        finally:
-            for engine in engines.values():
-                engine.close()
+        measured = _measure(Path(scratch), options)
+    return _report(options, measured)
+
+
+def _measure(root: Path, options: EngineBench) -> Measured:
+    """Write the bundle into ``root``, load it eager and with CUDA graphs, score one at a time, then drive
+    traffic through the members with CUDA graphs."""
+    shapes, texts = _build_bundle(root, options)
+    single = texts[:options.texts]
+    limits = _limits(texts, options.callers)
+    with contextlib.ExitStack() as loaded_engines:
+        engines: dict[bool, Engine] = {}
+        for graphs in (False, True):
+            engines[graphs] = Engine.load(root, TransformerSettings(device=options.device, cuda_graphs=graphs),
+                                          EngineSettings(cache_size=0))
+            loaded_engines.callback(engines[graphs].close)
+        return Measured(
+            shapes=shapes, texts=texts,
+            tokens={member.name: [int(member.cost(TextBatch([text]))[0]) for text in single]
+                    for member in engines[False].members},
+            loaded=all(len(engine.members) == 2 and not engine.unavailable for engine in engines.values()),
+            backends={graphs: engine.describe_members() for graphs, engine in engines.items()},
+            one_at_a_time={graphs: _one_at_a_time(engine, single) for graphs, engine in engines.items()},
+            limits=limits,
+            traffic={merging: _traffic(engines[True], texts, options, limits if merging else limits.without_merging())
+                     for merging in (True, False)},
+        )
+
+
+def _report(options: EngineBench, measured: Measured) -> dict[str, Any]:
+    """The numbers, the checks and the targets, as the JSON report."""
+    one_at_a_time, traffic = measured.one_at_a_time, measured.traffic
     graphs_vs_eager = _largest_differences(one_at_a_time[False].p_human, dict(enumerate(one_at_a_time[True].p_human)))
     batched_vs_single = _largest_differences(one_at_a_time[True].p_human, traffic[True].p_human)
+    imported = [name for name in NOT_NEEDED if name in sys.modules]
     expected = f"torch {'fp16' if options.device == 'cuda' else 'fp32'} on {options.device}"
     checks = {
-        "members_loaded": loaded,
-        "eager_backends": set(backends[False].values()) == {expected},
-        "cuda_graphs_backends": set(backends[True].values())
+        "members_loaded": measured.loaded,
+        "eager_backends": set(measured.backends[False].values()) == {expected},
+        "cuda_graphs_backends": set(measured.backends[True].values())
         == {f"{expected} with cuda graphs" if options.device == "cuda" else expected},
         "one_window_per_text": all(set(windows.values()) == {1} for scored in one_at_a_time.values()
                                    for windows in scored.windows),
         "graphs_match_eager": all(value <= GRAPHS_BOUND for value in graphs_vs_eager.values()),
         "batched_match_single": all(value <= BATCHED_BOUND for value in batched_vs_single.values()),
         "no_caller_errors": not traffic[True].errors and not traffic[False].errors,
-        "no_java_h2o_or_web_stack": not [name for name in NOT_NEEDED if name in sys.modules],
+        "no_java_h2o_or_web_stack": not imported,
     }
     speed_up = traffic[True].texts_per_s / traffic[False].texts_per_s if traffic[False].texts_per_s else 0.0
-    latency = {("cuda_graphs_on" if graphs else "eager"): _latency_summary(scored, backends[graphs])
+    latency = {("cuda_graphs_on" if graphs else "eager"): _latency_summary(scored, measured.backends[graphs])
                for graphs, scored in one_at_a_time.items()}
     targets = None if options.device != "cuda" else {
         "latency_p50_ms": _target(latency["cuda_graphs_on"]["p50_ms"], LATENCY_TARGET_MS, at_most=True),
@@ -163,18 +200,19 @@ def run(options: EngineBench) -> dict[str, Any]:
     }
     return {
         "mode": "engine",
-        "bundle": {"members": shapes, "left_out": LEFT_OUT},
-        "texts": {"timed_one_at_a_time": len(single), "in_traffic": len(texts),
-                  "tokens": {name: [min(counts), max(counts)] for name, counts in tokens.items()}},
+        "bundle": {"members": measured.shapes, "left_out": LEFT_OUT},
+        "texts": {"timed_one_at_a_time": options.texts, "in_traffic": len(measured.texts),
+                  "tokens": {name: [min(counts), max(counts)] for name, counts in measured.tokens.items()}},
         "latency_batch_1": latency,
         "traffic": {
             "callers": options.callers, "seconds": options.seconds,
-            "micro_batching": _traffic_summary(traffic[True], _limits(texts, options.callers)),
-            "no_micro_batching": _traffic_summary(traffic[False], _limits(texts, options.callers).without_merging()),
+            "micro_batching": _traffic_summary(traffic[True], measured.limits),
+            "no_micro_batching": _traffic_summary(traffic[False], measured.limits.without_merging()),
             "speed_up": speed_up,
         },
         "parity": {"graphs_vs_eager_max_abs_diff": graphs_vs_eager,
                    "batched_vs_single_max_abs_diff": batched_vs_single},
+        "not_needed_but_imported": imported,
         "checks": checks,
         "targets": targets,
         "passed": all(checks.values()),
@@ -265,12 +303,11 @@ def _limits(texts: list[str], callers: int) -> BatchLimits:
                        max_queued_texts=max(BatchLimits.max_queued_texts, callers))
 
 
-def _traffic(loaded: Engine, texts: list[str], options: EngineBench, merging: bool) -> Traffic:
-    """``options.callers`` threads scoring one text after another through a batching engine on the members
-    of ``loaded``, after a short untimed warm-up."""
-    limits = _limits(texts, options.callers)
+def _traffic(loaded: Engine, texts: list[str], options: EngineBench, limits: BatchLimits) -> Traffic:
+    """``options.callers`` threads scoring one text after another through an engine batching within
+    ``limits`` on the members of ``loaded``, after a short untimed warm-up."""
     engine = Engine(loaded.manifest, loaded.context, loaded.members, loaded.unavailable,
-                    EngineSettings(cache_size=0, batching=limits if merging else limits.without_merging()))
+                    EngineSettings(cache_size=0, batching=limits))
 
     def score(text: str) -> Prediction:
         outcome = engine.submit([text])

@@ -32,6 +32,7 @@ def test_engine_cpu_mode_runs_every_check_and_writes_the_numbers(tmp_path: Path)
     assert report["mode"] == "engine" and report["size"] == "tiny" and report["cuda"] is None
     assert report["checks"] == dict.fromkeys(report["checks"], True) and len(report["checks"]) == 8
     assert report["passed"] is True and report["targets"] is None and report["targets_met"] is None
+    assert report["not_needed_but_imported"] == []
     assert set(report["bundle"]["members"]) == {"BERT", "RoBERTa"}
     for low, high in report["texts"]["tokens"].values():  # one window each, nearly full
         assert 100 <= low <= high <= 128
