@@ -497,10 +497,13 @@ def _print_table(prediction: Prediction) -> None:
 def _print_summary(summary: BatchSummary, out: Path) -> None:
     """Documents, AI share, errors and time of the run; what OUT holds when it held rows before."""
     documents = summary.scored + summary.errors
-    rate = documents / summary.seconds if summary.seconds > 0 else 0.0
-    ai_share = f"{100.0 * summary.ai / summary.scored:.1f} %" if summary.scored else "-"
-    console.print(f"{documents} documents in {summary.seconds:.1f} s ({rate:.1f}/s): {summary.scored} scored, "
-                  f"AI {summary.ai} ({ai_share}), HUMAN {summary.scored - summary.ai}; errors {summary.errors}")
+    if documents:
+        ai_share = f"{100.0 * summary.ai / summary.scored:.1f} %" if summary.scored else "-"
+        console.print(f"{documents} documents in {summary.seconds:.1f} s ({documents / summary.seconds:.1f}/s): "
+                      f"{summary.scored} scored, {summary.ai} AI ({ai_share}), {summary.scored - summary.ai} HUMAN; "
+                      f"{summary.errors} with an error")
+    else:
+        console.print(f"nothing left to score: every input is in {out} already")
     if summary.skipped:
         console.print(f"{summary.skipped} inputs were in {out} already; it holds {summary.out_rows} rows, "
                       f"{summary.out_errors} with an error")

@@ -9,7 +9,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_BUNDLE | models/demo | bundle folder used when a command is given none (default: the built-in demo) |
 | HUMANORAI_API_KEY | (none) | when set, API routes need the header ``X-API-Key: <key>`` |
 | HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
-| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
+| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413; ``batch``: an error row) |
 | HUMANORAI_MAX_BATCH_TEXTS | 64 | most texts in one ``/predict/batch`` call (more: HTTP 413) |
 | HUMANORAI_MAX_REQUEST_TOKENS | 131072 | most token positions (windows x tokens, all members) per request (413) |
 | HUMANORAI_REQUEST_TIMEOUT_S | 60 | a request unanswered this long after it arrived gets HTTP 504; its scoring stops |

@@ -97,6 +97,8 @@ def _table_items(path: Path, columns: TableColumns) -> Iterator[Item]:
                            error=f"repeats the id {row.key!r}: only its first row is scored")
     except DataError as error:
         yield Item(str(path), error=str(error).removeprefix(f"{path}: "))
+    except OSError as error:
+        yield Item(str(path), error=f"cannot be read ({error.strerror})")
 
 
 def _document_item(path: Path) -> Item:

@@ -49,8 +49,10 @@ def table_rows(path: Path, columns: TableColumns) -> Iterator[TableRow]:
 def _csv_rows(path: Path, columns: TableColumns) -> Iterator[TableRow]:
     number = 0
     try:
-        # As training reads CSV: every cell a string, and an empty cell an empty string rather than NaN.
-        with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CSV_ROWS_PER_READ) as chunks:
+        # As training reads CSV (every cell a string, an empty cell an empty string rather than NaN), and with
+        # the byte-order mark that spreadsheets put before "CSV UTF-8" taken off the first column's name.
+        with pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                         chunksize=CSV_ROWS_PER_READ) as chunks:
             for chunk in chunks:
                 _check_columns(path, columns, list(chunk.columns))
                 keys = chunk[columns.id].tolist() if columns.id is not None else [None] * len(chunk)
@@ -68,7 +70,7 @@ def _jsonl_rows(path: Path, columns: TableColumns) -> Iterator[TableRow]:
     fails once, naming its fields, instead of giving an error row per line."""
     checked = False
     try:
-        with path.open(encoding="utf-8") as stream:
+        with path.open(encoding="utf-8-sig") as stream:
             for number, line in enumerate(stream, start=1):
                 if not line.strip():
                     continue

@@ -62,28 +62,33 @@ def test_items_are_documents_by_path_and_table_rows_by_path_and_number(folder: P
     assert items[f"{folder}/marks.csv#2"].text == "second row"
 
 
-def test_skipped_documents_are_not_opened_and_counting_reads_no_document(folder: Path, tmp_path: Path) -> None:
+def test_skipped_documents_are_not_opened_and_counting_opens_none(folder: Path, tmp_path: Path) -> None:
     files = find_inputs([folder], tmp_path / "out.jsonl").files
-    (folder / "a.pdf").chmod(0)  # opening it would fail: it must not be opened
-    try:
-        ids = [item.id for item in read_items(files, TableColumns(), skip={f"{folder}/a.pdf"})]
-        counted = list(read_items(files, TableColumns(), read_documents=False))
-    finally:
-        (folder / "a.pdf").chmod(0o644)
-    assert f"{folder}/a.pdf" not in ids and len(ids) == 4
-    assert [item.id for item in counted] == [f"{folder}/a.pdf", *ids]
-    assert all(item.text is None and item.error is None for item in counted if not item.id.count("#"))
+    (folder / "a.pdf").unlink()  # opening a deleted file gives an error item: a skipped one must not be opened
+    (folder / "b.txt").unlink()
+    (opened,) = read_items(files[:1], TableColumns())
+    assert opened.error == "cannot be read (No such file or directory)"
+    items = list(read_items(files, TableColumns(), skip={f"{folder}/a.pdf", f"{folder}/b.txt"}))
+    assert [(item.id, item.error) for item in items] == [(f"{folder}/marks.csv#1", None),
+                                                         (f"{folder}/marks.csv#2", None),
+                                                         (f"{folder}/term/c.docx", None)]
+    counted = list(read_items(files, TableColumns(), read_documents=False))
+    assert counted[:2] == [Item(f"{folder}/a.pdf"), Item(f"{folder}/b.txt")]  # no text, no error: not opened
+    assert [item.id for item in counted[2:]] == [item.id for item in items]
 
 
 def test_unreadable_inputs_are_items_with_their_error(tmp_path: Path) -> None:
     bad_pdf = write(tmp_path / "scan.pdf", b"%PDF-1.4 nothing else")
     other = write(tmp_path / "notes.rtf", b"{\\rtf1}")
     no_text = write(tmp_path / "rows.csv", b"body\nhello\n")
-    items = list(read_items([bad_pdf, other, no_text], TableColumns()))
-    assert [item.id for item in items] == [str(bad_pdf), str(other), str(no_text)]
+    unreadable = tmp_path / "folder.jsonl"
+    unreadable.mkdir()
+    items = list(read_items([bad_pdf, other, no_text, unreadable], TableColumns()))
+    assert [item.id for item in items] == [str(bad_pdf), str(other), str(no_text), str(unreadable)]
     assert items[0].error is not None and items[0].error.startswith("not a readable PDF")
     assert items[1].error == "unsupported file type '.rtf'; documents can be .pdf, .docx, .txt"
     assert items[2].error == "no column 'text' (columns: body); name it with --text-column"
+    assert items[3].error == "cannot be read (Is a directory)"
 
 
 def test_a_repeated_id_is_an_error_item_so_that_ids_stay_unique(tmp_path: Path) -> None:

@@ -23,6 +23,12 @@ def test_csv_rows_are_numbered_from_1_and_read_in_pieces(tmp_path: Path, monkeyp
     assert [row.key for row in table_rows(path, TableColumns(id="key"))] == ["a", "b", "c", "d", "e"]
 
 
+def test_a_spreadsheets_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,key\nhello,a\n")
+    assert list(table_rows(path, TableColumns(id="key"))) == [TableRow("a", text="hello")]
+
+
 def test_a_csv_row_without_an_id_is_that_rows_error(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("body,key\nhello,\n", encoding="utf-8")
