@@ -11,6 +11,8 @@ from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
+ESSAY = "The river rose all night. By morning the bridge was gone and we walked the long way round."
+
 
 def pdf_bytes(*pages: str) -> bytes:
     """A PDF with a text layer: one page per string."""
