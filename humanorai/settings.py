@@ -198,38 +198,6 @@ class ServiceSettings:
         )
 
 
-@dataclass(frozen=True)
-class TableColumns:
-    """Where a CSV/JSONL file to score keeps its texts and, optionally, the ids its rows are known by."""
-
-    text: str = "text"
-    #: ``None``: rows are known by their number.
-    id: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """What one ``humanorai batch`` run reads, how it scores, and where it writes."""
-
-    #: The ``.jsonl`` or ``.csv`` file of rows.
-    out: Path
-    columns: TableColumns = field(default_factory=TableColumns)
-    #: Ensemble method and operating point (``None``: the bundle's method; balanced).
-    method: str | None = None
-    operating_point: str | None = None
-    #: Texts per engine call, and per flush of OUT: enough for the engine to batch (a transformer runs windows
-    #: of similar length together), few enough that a stopped or killed run loses little.
-    chunk_size: int = 32
-    #: Keep OUT's rows and skip their ids (else OUT is started afresh).
-    resume: bool = False
-    #: The limits a text must keep to be scored: the server's (characters and token positions per text).
-    limits: ServiceSettings = field(default_factory=ServiceSettings)
-
-    def __post_init__(self) -> None:
-        if self.chunk_size < 1:
-            raise ValueError(f"--chunk-size must be at least 1, not {self.chunk_size}")
-
-
 #: A block of TF-IDF features for the H2O members: word n-grams or character n-grams.
 FeatureBlock = Literal["word", "char"]
 #: The H2O members' feature set: ``word`` (the original's 1–2-grams), ``char`` (2–5-grams inside word
@@ -339,6 +307,38 @@ class DataSource:
                                  f"{', '.join(_COLUMN_KEYS)}, e.g. data.csv#text=body,label=who")
             changes[_COLUMN_KEYS[key]] = value
         return cls(Path(path), replace(columns, **changes))
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """Where a CSV/JSONL file to score keeps its texts and, optionally, the ids its rows are known by."""
+
+    text: str = "text"
+    #: ``None``: rows are known by their number.
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What one ``humanorai batch`` run reads, how it scores, and where it writes."""
+
+    #: The ``.jsonl`` or ``.csv`` file of rows.
+    out: Path
+    columns: TableColumns = field(default_factory=TableColumns)
+    #: Ensemble method and operating point (``None``: the bundle's method; balanced).
+    method: str | None = None
+    operating_point: str | None = None
+    #: Texts per engine call, and per flush of OUT: enough for the engine to batch (a transformer runs windows
+    #: of similar length together), few enough that a stopped or killed run loses little.
+    chunk_size: int = 32
+    #: Keep OUT's rows and skip their ids (else OUT is started afresh).
+    resume: bool = False
+    #: The limits a text must keep to be scored: the server's (characters and token positions per text).
+    limits: ServiceSettings = field(default_factory=ServiceSettings)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"--chunk-size must be at least 1, not {self.chunk_size}")
 
 
 @dataclass(frozen=True)
