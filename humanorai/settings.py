@@ -9,7 +9,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_BUNDLE | models/demo | bundle folder used when a command is given none (default: the built-in demo) |
 | HUMANORAI_API_KEY | (none) | when set, API routes need the header ``X-API-Key: <key>`` |
 | HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
-| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
+| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413; ``batch``: an error row) |
 | HUMANORAI_MAX_BATCH_TEXTS | 64 | most texts in one ``/predict/batch`` call (more: HTTP 413) |
 | HUMANORAI_MAX_REQUEST_TOKENS | 131072 | most token positions (windows x tokens, all members) per request (413) |
 | HUMANORAI_REQUEST_TIMEOUT_S | 60 | a request unanswered this long after it arrived gets HTTP 504; its scoring stops |
@@ -319,6 +319,38 @@ class DataSource:
                                  f"{', '.join(_COLUMN_KEYS)}, e.g. data.csv#text=body,label=who")
             changes[_COLUMN_KEYS[key]] = value
         return cls(Path(path), replace(columns, **changes))
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """Where a CSV/JSONL file to score keeps its texts and, optionally, the ids its rows are known by."""
+
+    text: str = "text"
+    #: ``None``: rows are known by their number.
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What one ``humanorai batch`` run reads, how it scores, and where it writes."""
+
+    #: The ``.jsonl`` or ``.csv`` file of rows.
+    out: Path
+    columns: TableColumns = field(default_factory=TableColumns)
+    #: Ensemble method and operating point (``None``: the bundle's method; balanced).
+    method: str | None = None
+    operating_point: str | None = None
+    #: Texts per engine call, and per flush of OUT: enough for the engine to batch (a transformer runs windows
+    #: of similar length together), few enough that a stopped or killed run loses little.
+    chunk_size: int = 32
+    #: Keep OUT's rows and skip their ids (else OUT is started afresh).
+    resume: bool = False
+    #: The limits a text must keep to be scored: the server's (characters and token positions per text).
+    limits: ServiceSettings = field(default_factory=ServiceSettings)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"--chunk-size must be at least 1, not {self.chunk_size}")
 
 
 @dataclass(frozen=True)

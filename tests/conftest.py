@@ -1,15 +1,22 @@
-"""Session fixtures: one tiny real bundle (real H2O JVM, real MOJOs), trained once from synthetic text."""
+"""Session fixtures: one tiny real bundle (real H2O JVM, real MOJOs), trained once from synthetic text, and an
+engine on it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from humanorai.settings import EngineSettings
 from tests.synthetic import make_rows, write_csv
+
+if TYPE_CHECKING:
+    from humanorai.scoring.engine import Engine
 
 #: The bundle folder, the finished ``humanorai train`` process, and the H2O JVMs running before it started.
 TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
@@ -62,3 +69,13 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -
 @pytest.fixture(scope="session")
 def tiny_bundle(trained_bundle: TrainRun) -> Path:
     return trained_bundle[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_bundle: Path) -> Iterator[Engine]:
+    """An engine on the tiny bundle without a cache of votes (every text is computed), for in-process tests."""
+    from humanorai.scoring.engine import Engine  # numpy and the member families: only for tests that score
+
+    engine = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=0))
+    yield engine
+    engine.close()

@@ -157,3 +157,50 @@ def test_predict_takes_the_window_settings(tiny_bundle: Path) -> None:
         # the most AI-like window scores at most the mean (calibration, if any, is increasing)
         assert (answers["min"]["individual_results"][name]["p_human"]
                 <= answers["mean"]["individual_results"][name]["p_human"])
+
+
+def lines_in(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def start_batch(args: list[str], log: Path, rows_before: int, out: Path) -> subprocess.Popen[bytes]:
+    """Start ``humanorai batch`` and return once it has written rows of its own (its handlers are in place)."""
+    process = subprocess.Popen(humanorai_command(*args), stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+                               env={**os.environ, "HUMANORAI_BUNDLE": ""})
+    deadline = time.monotonic() + 120
+    while lines_in(out) < rows_before + 6:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the batch wrote no rows in time"
+        time.sleep(0.005)
+    return process
+
+
+def test_batch_killed_then_stopped_then_resumed_has_every_input_exactly_once(tiny_bundle: Path,
+                                                                             tmp_path: Path) -> None:
+    texts = write_csv(tmp_path / "texts.csv", [{"text": row["text"]} for row in make_rows(600, seed=61)])
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café".encode("latin-1"))
+    out, log = tmp_path / "scores.jsonl", tmp_path / "stderr.txt"
+    args = ["batch", str(texts), str(bad), "--out", str(out), "--bundle", str(tiny_bundle), "--chunk-size", "2"]
+
+    killed = start_batch(args, log, 0, out)
+    killed.kill()  # SIGKILL: no handler runs, a line may be torn
+    killed.wait(timeout=30)
+    after_kill = lines_in(out)
+    assert after_kill < 601, "the run should have been killed before it ended"
+
+    refused = run_cli(*args)
+    assert refused.returncode == 2 and "--resume" in refused.stderr and "--overwrite" in refused.stderr
+
+    stopped = start_batch([*args, "--resume"], log, after_kill, out)
+    stopped.send_signal(signal.SIGTERM)
+    assert stopped.wait(timeout=60) == 143
+    message = log.read_text()
+    assert "stopped by SIGTERM" in message and "--resume" in message and "Traceback" not in message
+    assert after_kill < lines_in(out) < 601
+
+    finished = run_cli(*args, "--resume")
+    assert finished.returncode == 1, finished.stderr  # the Latin-1 file is an error row
+    assert "Traceback" not in finished.stderr and "rows with an error: 1" in finished.stderr
+    ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(ids) == sorted([*(f"{texts}#{number}" for number in range(1, 601)), str(bad)])

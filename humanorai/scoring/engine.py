@@ -10,6 +10,7 @@ answers repeats from an LRU cache of member votes, merges concurrent callers int
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Sequence
@@ -271,7 +272,11 @@ class Engine:
                     yield
         finally:
             for steps in running:
-                steps.close()
+                # A step still running in a pool thread (the wait for it was interrupted, e.g. by Ctrl-C) cannot
+                # be closed from here, and trying would replace the interruption with a ValueError: it ends with
+                # its step.
+                if inspect.getgeneratorstate(steps) != inspect.GEN_RUNNING:
+                    steps.close()
         timings_ms["total"] = 1000.0 * (time.perf_counter() - started)
         stages = [*(group.prepare[0] for group in self._groups if group.prepare),
                   *(member.name for member in self.members), "total"]

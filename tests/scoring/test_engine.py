@@ -1,5 +1,8 @@
 import json
 import shutil
+import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,6 +54,28 @@ def test_the_engine_separates_the_classes(engine: Engine) -> None:
     p_human = np.array([p.verdict.p_human for p in engine.predict([row["text"] for row in held_out])])
     labels = np.array([int(row["label"]) for row in held_out])
     assert binary_metrics(labels, p_human)["roc_auc"] > 0.8
+
+
+class CtrlCDuringAStep(EngineObserver):
+    """Sends SIGINT to the main thread from inside a member's step in a pool thread, once, and holds that step a
+    moment: the interruption lands while the step still runs."""
+
+    def __init__(self) -> None:
+        self.once = threading.Lock()
+
+    def on_member(self, member: str, seconds: float) -> None:
+        if self.once.acquire(blocking=False):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+            time.sleep(0.3)
+
+
+def test_ctrl_c_while_members_score_side_by_side_is_a_keyboard_interrupt(engine: Engine,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first member to finish does so while the other groups still score (each group has steps left), so
+    # its step runs in a pool thread; closing that running step used to turn Ctrl-C into a ValueError.
+    monkeypatch.setattr(engine, "observer", CtrlCDuringAStep())
+    with pytest.raises(KeyboardInterrupt):
+        engine.predict([row["text"] for row in make_rows(8, seed=88)])
 
 
 @pytest.mark.parametrize(("texts", "message"), [
