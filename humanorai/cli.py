@@ -37,6 +37,7 @@ from humanorai.settings import (
     TrainSettings,
     TransformerSettings,
     TransformerTrainSettings,
+    names,
 )
 from humanorai.text import check_texts
 
@@ -72,6 +73,14 @@ StrideOption = Annotated[int | None, typer.Option(
 WindowAggregationOption = Annotated[str, typer.Option(
     help="How a long text's windows make one score: mean (of the logits), median, min (the most AI-like "
          "window decides) or max.")]
+
+# Options that ask for segment scores (predict; a command scoring many texts takes the same).
+SegmentsOption = Annotated[bool, typer.Option(
+    "--segments", help="Also score the text's segments (sentences grouped to at least 25 words) and say whether "
+                       "the text is mixed; about twice the work.")]
+SegmentMembersOption = Annotated[str | None, typer.Option(
+    help="Comma-separated members whose mean scores a segment (default: HUMANORAI_SEGMENT_MEMBERS, else those "
+         "measured to score short spans well: drf,gbm,glm,bert).")]
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
@@ -223,14 +232,16 @@ def predict(
     operating_point: Annotated[str | None, typer.Option(
         help="balanced (default), fpr5 or fpr1: call the text AI only below the p_human at which at most "
              "5 % / 1 % of human validation texts were called AI.")] = None,
+    segments: SegmentsOption = False,
+    segment_members: SegmentMembersOption = None,
 ) -> None:
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
         check_texts([content])  # before the bundle loads
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
-        engine = _load_engine(_bundle_path(bundle), settings)
-        prediction = engine.predict([content], ensemble, operating_point)[0]
+        engine = _load_engine(_bundle_path(bundle), settings, _segment_members(segment_members))
+        prediction = engine.predict([content], ensemble, operating_point, segments)[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
     if as_json:
@@ -239,6 +250,8 @@ def predict(
         typer.echo(json.dumps(PredictResponse.of(prediction, content).model_dump(), indent=2))
     else:
         _print_table(prediction)
+        if prediction.segments is not None:
+            _print_segments(prediction, content)
 
 
 @app.command()
@@ -338,11 +351,17 @@ def _sources(specs: list[str], columns: DataSettings) -> tuple[DataSource, ...]:
     return tuple(DataSource.parse(spec, columns) for spec in specs)
 
 
-def _load_engine(bundle: Path, settings: TransformerSettings) -> Engine:
+def _load_engine(bundle: Path, settings: TransformerSettings,
+                 segment_members: tuple[str, ...] | None = None) -> Engine:
     """An engine for one-off commands: nothing repeats, so no cache."""
     from humanorai.scoring.engine import Engine
 
-    return Engine.load(bundle, settings, EngineSettings(cache_size=0))
+    return Engine.load(bundle, settings, EngineSettings(cache_size=0, segment_members=segment_members))
+
+
+def _segment_members(option: str | None) -> tuple[str, ...] | None:
+    """--segment-members, else HUMANORAI_SEGMENT_MEMBERS, else None (the engine's default)."""
+    return ServiceSettings.from_env().engine.segment_members if option is None else names(option)
 
 
 def _command() -> str:
@@ -395,6 +414,22 @@ def _print_table(prediction: Prediction) -> None:
     output.print(f"{verdict.vote_count} of {verdict.total_models} models say HUMAN")
     if prediction.unavailable:
         output.print(f"[yellow]unavailable:[/yellow] {', '.join(prediction.unavailable)}")
+
+
+def _print_segments(prediction: Prediction, text: str) -> None:
+    """One row per segment (where it lies, its score, its opening words), then the mixed flag."""
+    assert prediction.segments is not None
+    table = Table(title="segments")
+    for column in ("characters", "words", "p_human", "verdict", "text"):
+        table.add_column(column, justify="right" if column in ("words", "p_human") else "left")
+    for segment in prediction.segments:
+        opening = " ".join(text[segment.start:segment.end].split())
+        table.add_row(f"{segment.start}–{segment.end}", str(segment.words), f"{segment.p_human:.4f}", segment.label,
+                      opening if len(opening) <= 60 else opening[:59] + "…")
+    output = Console()
+    output.print(table)
+    output.print("mixed: both labels hold a substantial share of the words" if prediction.mixed
+                 else "not mixed")
 
 
 def _print_report(report: dict[str, Any]) -> None:
