@@ -163,8 +163,9 @@ class Service:
                                     "(HUMANORAI_MAX_REQUEST_TOKENS): send shorter texts or fewer per call",
                                detail={"cost": cost, "limit": limit})
             arrived = request.scope.get("state", {}).get(ARRIVED, time.monotonic())
-            return await self._answer(request, engine.submit(texts, method, point, segments),
-                                      arrived + self.settings.request_timeout_s)
+            # Off the event loop: normalising a long text, or cutting it into many segments, takes a while.
+            queued = await run_in_threadpool(engine.submit, texts, method, point, segments)
+            return await self._answer(request, queued, arrived + self.settings.request_timeout_s)
 
     async def _answer(self, request: Request, queued: Future[list[Prediction]],
                       deadline: float) -> list[Prediction]:
