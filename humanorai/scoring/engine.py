@@ -409,9 +409,14 @@ def _when_done(sources: list[Future[Any]], combine: Callable[..., Outcome]) -> F
                 except Exception as failure:
                     outcome.set_exception(failure)
 
+    def cancel_sources(future: Future[Outcome]) -> None:
+        if future.cancelled():
+            for source in sources:
+                source.cancel()
+
     for source in sources:
         source.add_done_callback(finish)
-    outcome.add_done_callback(lambda future: [source.cancel() for source in sources] if future.cancelled() else None)
+    outcome.add_done_callback(cancel_sources)
     return outcome
 
 
