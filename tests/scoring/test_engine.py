@@ -1,5 +1,6 @@
 import json
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -221,3 +222,15 @@ def test_segments_need_a_segment_member_loaded(engine: Engine) -> None:
     with pytest.raises(InputError, match="segment scores need one of the members DRF, GBM, GLM, BERT"):
         roberta_only.predict(TEXTS[:1], segments=True)
     roberta_only.close()
+
+
+def test_a_cancelled_segmented_request_costs_no_scoring(engine: Engine) -> None:
+    observer = BatchCounter()
+    waiting = Engine(engine.manifest, engine.context, engine.members, {},
+                     EngineSettings(cache_size=0, batching=BatchLimits(max_wait_ms=300)), observer)
+    future = waiting.submit(["\n\n".join(TEXTS[8:12])], segments=True)
+    assert waiting.queued_texts > 2  # the text and its segments wait for company
+    future.cancel()
+    time.sleep(0.6)  # past the wait: the batcher finds only cancelled requests
+    assert observer.sizes == [] and waiting.queued_texts == 0
+    waiting.close()
