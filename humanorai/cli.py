@@ -24,7 +24,9 @@ from humanorai.bundle import MANIFEST_FILE
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.registry import FAMILIES, all_members
 from humanorai.progress import console
+from humanorai.segmentation import MIN_SEGMENT_WORDS
 from humanorai.settings import (
+    DEFAULT_SEGMENT_MEMBERS,
     DEMO_BUNDLE,
     CrossSettings,
     DataSettings,
@@ -76,11 +78,11 @@ WindowAggregationOption = Annotated[str, typer.Option(
 
 # Options that ask for segment scores (predict; a command scoring many texts takes the same).
 SegmentsOption = Annotated[bool, typer.Option(
-    "--segments", help="Also score the text's segments (sentences grouped to at least 25 words) and say whether "
-                       "the text is mixed; about twice the work.")]
+    "--segments", help=f"Also score the text's segments (sentences grouped to at least {MIN_SEGMENT_WORDS} words) "
+                       "and say whether the text is mixed; about twice the work.")]
 SegmentMembersOption = Annotated[str | None, typer.Option(
     help="Comma-separated members whose mean scores a segment (default: HUMANORAI_SEGMENT_MEMBERS, else those "
-         "measured to score short spans well: drf,gbm,glm,bert).")]
+         f"measured to score short spans well: {','.join(name.lower() for name in DEFAULT_SEGMENT_MEMBERS)}).")]
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
