@@ -17,13 +17,6 @@ def run_segments(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600)
 
 
-def test_help_exits_0() -> None:
-    result = run_segments("--help")
-    assert result.returncode == 0, result.stderr
-    for option in ("--bundle", "--corpus", "--texts", "--repeats", "--tokens", "--out"):
-        assert option in result.stdout
-
-
 @pytest.mark.slow
 def test_a_tiny_run_times_plain_and_segmented_answers(tiny_bundle: Path, corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "segments.json"
