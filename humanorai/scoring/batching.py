@@ -20,7 +20,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -95,16 +95,25 @@ class MicroBatcher(Generic[Result]):
     def submit(self, texts: list[str], scoring: Scoring[Result] | None = None) -> Future[list[Result]]:
         """Queue ``texts`` for ``scoring`` (default: the batcher's); the future resolves to their results, in
         order. Cancel it to give up: the work stops at the next step if no other caller shares its batch."""
-        future: Future[list[Result]] = Future()
+        return self.submit_together([(texts, scoring)])[0]
+
+    def submit_together(self, parts: Sequence[tuple[list[str], Scoring[Result] | None]]) -> list[Future[list[Result]]]:
+        """Queue one caller's texts that need different scorings (a text and its segments) as one: all of
+        them or, when the queue is too full for them together, none (:class:`Overloaded`). A caller alone
+        in the queue is always accepted, however many texts it brings."""
+        futures: list[Future[list[Result]]] = [Future() for _ in parts]
+        texts = sum(len(part) for part, _ in parts)
         with self._condition:
             if self._closed:
                 raise Overloaded("the engine is shutting down")
-            if self._queued_texts + len(texts) > self.limits.max_queued_texts and self._queue:
+            if self._queued_texts + texts > self.limits.max_queued_texts and self._queue:
                 raise Overloaded(f"{self._queued_texts} texts are already waiting; retry shortly")
-            self._queue.append(_Request(list(texts), future, time.perf_counter(), scoring or self._scoring))
-            self._queued_texts += len(texts)
+            enqueued = time.perf_counter()
+            for (part, scoring), future in zip(parts, futures, strict=True):
+                self._queue.append(_Request(list(part), future, enqueued, scoring or self._scoring))
+            self._queued_texts += texts
             self._condition.notify()
-        return future
+        return futures
 
     def close(self) -> None:
         """Refuse new work, finish what was accepted, and stop the worker."""

@@ -105,6 +105,17 @@ class _Lookup:
     cached: list[bool]
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """Texts of one lane looked up in the cache: their keys, what was found (None: to score) and the
+    normalised texts still to score."""
+
+    lane: _Lane
+    keys: list[str]
+    found: list[ScoredText | None]
+    to_score: list[str]
+
+
 class Engine:
     """A loaded bundle, ready to score texts from any number of threads."""
 
@@ -212,12 +223,12 @@ class Engine:
         method, point = self.ensemble.check(method), self.ensemble.check_point(operating_point)
         check_texts(texts)
         if not segments:
-            return _when_done([self._scored(self._texts, texts)],
+            return _when_done(self._scored([(self._texts, texts)]),
                               lambda scored: self._predictions(scored, method, point))
         spans = [self._segment_spans(text) for text in texts]
         pieces = [text[span.start:span.end] for text, text_spans in zip(texts, spans, strict=True)
                   for span in text_spans]
-        return _when_done([self._scored(self._texts, texts), self._scored(self._segments, pieces)],
+        return _when_done(self._scored([(self._texts, texts), (self._segments, pieces)]),
                           lambda scored, scored_pieces: self._predictions(
                               scored, method, point, _segments_of(texts, spans, scored_pieces.scored)))
 
@@ -260,29 +271,38 @@ class Engine:
             self._batcher.close()
         self._pool.shutdown(wait=False)
 
-    def _scored(self, lane: _Lane, texts: Sequence[str]) -> Future[_Lookup]:
-        """The scorings of ``texts`` by ``lane``'s members: repeats from the cache, the rest queued for the
-        batcher (or scored now, without batching) and then cached."""
+    def _scored(self, parts: list[tuple[_Lane, Sequence[str]]]) -> list[Future[_Lookup]]:
+        """Each part's texts scored by its lane's members: repeats from the cache, the rest queued for the
+        batcher together (or scored now, without batching), then cached."""
+        pending = [self._lookup(lane, texts) for lane, texts in parts]
+        if self._batcher is None:
+            return [_done(self._filled(part, run_steps(part.lane.scoring(part.to_score)) if part.to_score else []))
+                    for part in pending]
+        queued = iter(self._batcher.submit_together([(part.to_score, part.lane.scoring)
+                                                     for part in pending if part.to_score]))
+        return [_when_done([next(queued)], partial(self._filled, part)) if part.to_score
+                else _done(self._filled(part, [])) for part in pending]
+
+    def _lookup(self, lane: _Lane, texts: Sequence[str]) -> _Pending:
         normalized = [normalize(text, RAW) for text in texts]
         keys = [cache_key(text, lane.cache_tag) for text in normalized]
         found: list[ScoredText | None] = [self._cache.get(key) for key in keys]
         for result in found:
             self.observer.on_cache(result is not None)
-        missing = [index for index, result in enumerate(found) if result is None]
-        cached = [result is not None for result in found]
+        return _Pending(lane, keys, found, [text for text, result in zip(normalized, found, strict=True)
+                                            if result is None])
 
-        def filled(results: list[ScoredText]) -> _Lookup:
-            for index, result in zip(missing, results, strict=True):
-                found[index] = result
-                self._cache.put(keys[index], result)
-            return _Lookup([result for result in found if result is not None], cached)
-
-        to_score = [normalized[index] for index in missing]
-        if not missing:
-            return _done(filled([]))
-        if self._batcher is None:
-            return _done(filled(run_steps(lane.scoring(to_score))))
-        return _when_done([self._batcher.submit(to_score, lane.scoring)], filled)
+    def _filled(self, part: _Pending, results: list[ScoredText]) -> _Lookup:
+        """``part``'s scorings once ``results`` (of its texts still to score, in order) are in; those are
+        cached."""
+        computed = iter(results)
+        scored = []
+        for key, result in zip(part.keys, part.found, strict=True):
+            if result is None:
+                result = next(computed)
+                self._cache.put(key, result)
+            scored.append(result)
+        return _Lookup(scored, [result is not None for result in part.found])
 
     def _predictions(self, texts: _Lookup, method: str, point: str,
                      segments: list[tuple[Segment, ...]] | None = None) -> list[Prediction]:

@@ -194,3 +194,20 @@ def test_requests_for_another_scoring_are_not_merged_and_keep_their_turn() -> No
     batcher.close()
     assert documents.batches == [["first"], ["d1"], ["d2"]]
     assert segments.batches == [["s1", "s2"]]
+
+
+def test_requests_submitted_together_are_queued_together_or_refused_together() -> None:
+    scorer, other = RecordingScorer(), RecordingScorer()
+    scorer.release.clear()
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=1, max_queued_texts=4))
+    blocker = batcher.submit(["first"])
+    time.sleep(0.05)  # the worker holds "first"; the queue is empty
+    alone = batcher.submit_together([(["a"], None), ([f"s{i}" for i in range(6)], other)])  # more than the limit
+    with pytest.raises(Overloaded):
+        batcher.submit_together([(["b"], None), (["t"], other)])  # the queue is no longer empty
+    assert batcher.queued_texts == 7
+    scorer.release.set()
+    assert [future.result(timeout=5) for future in [blocker, *alone]] == [
+        ["FIRST"], ["A"], [f"S{i}" for i in range(6)]]
+    batcher.close()
+    assert scorer.batches == [["first"], ["a"]]

@@ -234,3 +234,11 @@ def test_a_cancelled_segmented_request_costs_no_scoring(engine: Engine) -> None:
     time.sleep(0.6)  # past the wait: the batcher finds only cancelled requests
     assert observer.sizes == [] and waiting.queued_texts == 0
     waiting.close()
+
+
+def test_a_text_with_more_segments_than_the_queue_holds_is_accepted_alone(engine: Engine) -> None:
+    small_queue = Engine(engine.manifest, engine.context, engine.members, {},
+                         EngineSettings(cache_size=0, batching=BatchLimits(max_wait_ms=1, max_queued_texts=2)))
+    (prediction,) = small_queue.predict(["\n\n".join(TEXTS[12:18])], segments=True)
+    assert prediction.segments is not None and len(prediction.segments) > 2  # text and segments queued as one
+    small_queue.close()
