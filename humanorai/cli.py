@@ -25,7 +25,9 @@ from humanorai.bundle import MANIFEST_FILE
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.registry import FAMILIES, all_members
 from humanorai.progress import console
+from humanorai.segmentation import MIN_SEGMENT_WORDS
 from humanorai.settings import (
+    DEFAULT_SEGMENT_MEMBERS,
     DEMO_BUNDLE,
     BatchSettings,
     CrossSettings,
@@ -40,6 +42,7 @@ from humanorai.settings import (
     TrainSettings,
     TransformerSettings,
     TransformerTrainSettings,
+    names,
 )
 from humanorai.text import check_texts
 
@@ -83,6 +86,14 @@ StrideOption = Annotated[int | None, typer.Option(
 WindowAggregationOption = Annotated[str, typer.Option(
     help="How a long text's windows make one score: mean (of the logits), median, min (the most AI-like "
          "window decides) or max.")]
+
+# Options that ask for segment scores (predict; a command scoring many texts takes the same).
+SegmentsOption = Annotated[bool, typer.Option(
+    "--segments", help=f"Also score the text's segments (sentences grouped to at least {MIN_SEGMENT_WORDS} words) "
+                       "and say whether the text is mixed; about twice the work.")]
+SegmentMembersOption = Annotated[str | None, typer.Option(
+    help="Comma-separated members whose mean scores a segment (default: HUMANORAI_SEGMENT_MEMBERS, else those "
+         f"measured to score short spans well: {','.join(name.lower() for name in DEFAULT_SEGMENT_MEMBERS)}).")]
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
@@ -254,14 +265,16 @@ def predict(
     window_aggregation: WindowAggregationOption = "mean",
     ensemble: EnsembleOption = None,
     operating_point: OperatingPointOption = None,
+    segments: SegmentsOption = False,
+    segment_members: SegmentMembersOption = None,
 ) -> None:
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
         check_texts([content])  # before the bundle loads
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
-        engine = _load_engine(_bundle_path(bundle), settings)
-        prediction = engine.predict([content], ensemble, operating_point)[0]
+        engine = _load_engine(_bundle_path(bundle), settings, _segment_members(segment_members))
+        prediction = engine.predict([content], ensemble, operating_point, segments)[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
     if as_json:
@@ -270,6 +283,8 @@ def predict(
         typer.echo(json.dumps(PredictResponse.of(prediction, content).model_dump(), indent=2))
     else:
         _print_table(prediction)
+        if prediction.segments is not None:
+            _print_segments(prediction, content)
 
 
 @app.command()
@@ -437,11 +452,17 @@ def _sources(specs: list[str], columns: DataSettings) -> tuple[DataSource, ...]:
     return tuple(DataSource.parse(spec, columns) for spec in specs)
 
 
-def _load_engine(bundle: Path, settings: TransformerSettings) -> Engine:
+def _load_engine(bundle: Path, settings: TransformerSettings,
+                 segment_members: tuple[str, ...] | None = None) -> Engine:
     """An engine for one-off commands: nothing repeats, so no cache."""
     from humanorai.scoring.engine import Engine
 
-    return Engine.load(bundle, settings, EngineSettings(cache_size=0))
+    return Engine.load(bundle, settings, EngineSettings(cache_size=0, segment_members=segment_members))
+
+
+def _segment_members(option: str | None) -> tuple[str, ...] | None:
+    """--segment-members, else HUMANORAI_SEGMENT_MEMBERS, else None (the engine's default)."""
+    return ServiceSettings.from_env().engine.segment_members if option is None else names(option)
 
 
 def _command() -> str:
@@ -511,6 +532,22 @@ def _print_summary(summary: BatchSummary, out: Path) -> None:
                       f"{summary.out_errors} with an error")
     if summary.out_errors:
         console.print(f"[yellow]rows with an error:[/yellow] {summary.out_errors}; see the error column of {out}")
+
+
+def _print_segments(prediction: Prediction, text: str) -> None:
+    """One row per segment (where it lies, its score, its opening words), then the mixed flag."""
+    assert prediction.segments is not None
+    table = Table(title="segments")
+    for column in ("characters", "words", "p_human", "verdict", "text"):
+        table.add_column(column, justify="right" if column in ("words", "p_human") else "left")
+    for segment in prediction.segments:
+        opening = " ".join(text[segment.start:segment.end].split())
+        table.add_row(f"{segment.start}–{segment.end}", str(segment.words), f"{segment.p_human:.4f}", segment.label,
+                      opening if len(opening) <= 60 else opening[:59] + "…")
+    output = Console()
+    output.print(table)
+    output.print("mixed: both labels hold a substantial share of the words" if prediction.mixed
+                 else "not mixed")
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_MAX_BATCH_TOKENS | 16384 | most tokens in one micro-batch, counted as UTF-8 bytes (an upper bound) |
 | HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
 | HUMANORAI_SHUTDOWN_GRACE_S | 10 | on SIGTERM/SIGINT, how long requests in flight may take to finish |
+| HUMANORAI_SEGMENT_MEMBERS | DRF,GBM,GLM,BERT | comma-separated members whose mean scores segments (see README) |
 
 Numbers must be finite and not negative (counts at least 1 where 0 would refuse everything); a variable
 set to an empty value counts as unset, except ``HUMANORAI_API_KEY``: an empty key is refused rather than
@@ -66,6 +67,11 @@ EnsembleChoice = Literal["majority", "soft", "stacked", "best"]
 CalibrationSource = Literal["validation", "group-kfold"]
 #: Size of a transformer trained from scratch (see ``members.transformer.checkpoints.PRESETS``).
 PresetName = Literal["tiny", "small"]
+
+
+def names(value: str) -> tuple[str, ...]:
+    """A comma-separated list of names, blanks dropped (``"drf, bert"`` → ``("drf", "bert")``)."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 def choice(value: str, allowed: Any, option: str) -> Any:
@@ -124,6 +130,12 @@ class BatchLimits:
         return replace(self, max_wait_ms=0, max_batch_texts=1)
 
 
+#: The members whose mean ``p_human`` scores a segment unless told otherwise: those whose ROC AUC on
+#: segments of held-out corpus texts is clearly above chance (``experiments/segment_auc.py``; the numbers and
+#: the choice are in docs/quality.md). A bundle without some of them uses those it has.
+DEFAULT_SEGMENT_MEMBERS = ("DRF", "GBM", "GLM", "BERT")
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     #: Texts whose member votes are kept for repeats (0 disables the cache).
@@ -132,6 +144,13 @@ class EngineSettings:
     batching: BatchLimits | None = None
     #: Run member groups (the H2O trio, each transformer) at the same time.
     parallel_members: bool = True
+    #: Members (any case) whose mean scores a segment; each must be in the bundle. ``None``: those of
+    #: :data:`DEFAULT_SEGMENT_MEMBERS` the bundle has.
+    segment_members: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.segment_members is not None and not self.segment_members:
+            raise ValueError("segment members: name at least one member")
 
 
 @dataclass(frozen=True)
@@ -184,6 +203,7 @@ class ServiceSettings:
         )
         bundle = value("BUNDLE")
         origins = value("CORS_ORIGINS")
+        segment_members = value("SEGMENT_MEMBERS")
         return cls(
             bundle=Path(bundle) if bundle else None,
             api_key=value("API_KEY"),
@@ -203,6 +223,7 @@ class ServiceSettings:
                 cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
                 # The server always schedules through the batcher (fair turns, deadlines); off = no merging.
                 batching=limits if number("BATCHING", 1) else limits.without_merging(),
+                segment_members=None if segment_members is None else names(segment_members),
             ),
         )
 

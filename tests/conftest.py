@@ -21,9 +21,19 @@ if TYPE_CHECKING:
 #: The bundle folder, the finished ``humanorai train`` process, and the H2O JVMs running before it started.
 TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
 
+#: The repository's root, and the shared corpus that tests marked ``corpus`` read (a fresh clone has no
+#: ``../shared``: those tests are skipped).
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = ROOT.parent / "shared" / "data" / "train_corpus.csv"
+
 #: Small but real training settings: seconds, not minutes.
 TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
                    "--group-pattern", "^syn/([^/]+)/", "--preset", "tiny", "--max-length", "128", "--epochs", "3"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("corpus") and not SHARED_CORPUS.is_file():
+        pytest.skip(f"needs the shared corpus {SHARED_CORPUS}")
 
 
 def humanorai_command(*args: str) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from humanorai import cli
 from humanorai.errors import BundleError
+from humanorai.segmentation import segment_spans
 from tests.conftest import TINY_TRAIN_ARGS, TrainRun, h2o_jvm_pids, humanorai_command, run_cli
 from tests.synthetic import make_rows, write_csv
 
@@ -71,6 +72,8 @@ def table_cells(output: str) -> list[list[str]]:
     (["predict", "hello", "--bundle", "/nonexistent"], "no such bundle folder"),
     (["predict", "hello", "--window-aggregation", "sum"], "--window-aggregation must be one of mean, median, min, max"),
     (["predict", "hello", "--stride", "500"], "must be below"),
+    (["predict", "hello", "--segments", "--segment-members", "drf,svm"], "segment member(s) svm not in this bundle"),
+    (["predict", "hello", "--segment-members", ","], "segment members: name at least one member"),
 ])
 def test_predict_errors_are_one_line_without_traceback(args: list[str], message: str, tiny_bundle: Path) -> None:
     if "--bundle" not in args:
@@ -134,6 +137,18 @@ def test_a_signal_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path,
     while h2o_jvm_pids() - jvms_before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not h2o_jvm_pids() - jvms_before
+
+
+def test_predict_prints_the_segments_and_the_mixed_flag(tiny_bundle: Path) -> None:
+    text = "\n\n".join(row["text"] for row in make_rows(6, seed=12)[:4])
+    result = run_cli("predict", text, "--bundle", str(tiny_bundle), "--segments", "--segment-members", "glm")
+    assert result.returncode == 0, result.stderr
+    rows = [[cell.strip() for cell in line.split("│")[1:5]] for line in result.stdout.splitlines()
+            if "│" in line and "–" in line]
+    assert [row[0] for row in rows] == [f"{span.start}–{span.end}" for span in segment_spans(text)]
+    for _, words, p_human, label in rows:
+        assert int(words) >= 25 and label == ("HUMAN" if float(p_human) >= 0.5 else "AI")
+    assert "not mixed" in result.stdout or "mixed: both labels" in result.stdout
 
 
 def test_predict_takes_an_ensemble_method(tiny_bundle: Path) -> None:
