@@ -25,13 +25,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
-
-import numpy as np
+from typing import TYPE_CHECKING, get_args
 
 from benchmarks.classical import H2O_TOLERANCE, OriginalH2O
 from benchmarks.environment import DEFAULT_CORPUS, cpu_model, default_bundle
-from humanorai.bundle import Manifest, MemberEntry, checksums, read_manifest, write_manifest
+from benchmarks.random_transformers import (
+    Size,
+    generated_rows,
+    long_texts,
+    random_classifier,
+    save_member,
+    shape_of,
+)
+from humanorai.bundle import Manifest, read_manifest, write_manifest
 from humanorai.corpus import read_table
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.labels import HUMAN
@@ -49,19 +55,12 @@ from humanorai.text import RAW, normalize
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-    from humanorai.members.transformer.checkpoints import Preset
-
 #: Allowed difference of the transformers' ``p_human`` between PyTorch FP32 and the engine (INT8 or FP32).
 TRANSFORMER_TOLERANCE = 0.05
 #: Targets: the five-member verdict at least this many times faster than the original path, and the
 #: engine's wall time at most this much over the raw sum of its members' inference times.
 SPEEDUP_TARGET = 10.0
 OVERHEAD_TARGET_PERCENT = 10.0
-
-Size = Literal["base", "tiny"]
-#: Vocabulary sizes of bert-base-uncased and roberta-base, the tokenizers' targets at ``base`` size.
-BASE_VOCAB_SIZES = {"BERT": 30522, "RoBERTa": 50265}
-
 
 @dataclass(frozen=True)
 class BenchSettings:
@@ -161,7 +160,7 @@ def run_bench(options: BenchSettings) -> BenchResult:
         tokenizers, models = _build_bundle(options, root, rows)
         needed = max(options.texts, options.batch_size)
         with stage(f"Joining {needed} texts of about {options.max_length} tokens"):
-            texts = _long_texts(rows, list(tokenizers.values()), options.max_length, needed, options.seed)
+            texts = long_texts(rows, list(tokenizers.values()), options.max_length, needed, options.seed)
         singles, batch = texts[:options.texts], texts[:options.batch_size]
         original = _run_original(root, singles, batch, options)
         engine, raw_member_sum_ms, backends = _run_engine(root, singles, batch, options)
@@ -275,48 +274,13 @@ def _source_rows(options: BenchSettings) -> tuple[list[tuple[str, str]], str]:
     """(text, source) rows to join into long texts, and where they come from (for the output)."""
     if options.corpus is None:
         needed = max(options.texts, options.batch_size) * (options.max_length // 40 + 2)
-        return _generated_rows(needed, options.seed), "generated English-like text (no corpus given)"
+        return generated_rows(needed, options.seed), "generated English-like text (no corpus given)"
     frame, _ = read_table(options.corpus)
     if "text" not in frame.columns:
         raise InputError(f"{options.corpus}: no 'text' column")
     sources = frame["source"] if "source" in frame.columns else [""] * len(frame)
     rows = [(str(text), str(source)) for text, source in zip(frame["text"], sources, strict=True) if str(text).strip()]
     return rows, f"{options.corpus.name} (consecutive texts of one source joined)"
-
-
-_WORDS = ("the", "a", "of", "to", "and", "in", "that", "is", "for", "it", "with", "as", "was", "on", "people",
-          "time", "year", "way", "day", "world", "life", "part", "place", "case", "week", "company", "system",
-          "program", "question", "work", "government", "number", "night", "point", "home", "water", "room",
-          "mother", "area", "money", "story", "fact", "month", "lot", "right", "study", "book", "eye", "job",
-          "word", "business", "issue", "side", "kind", "head", "house", "service", "friend", "power", "hour",
-          "game", "line", "end", "member", "law", "car", "city", "community", "name", "president", "team",
-          "minute", "idea", "kid", "body", "information", "back", "parent", "face", "others", "level", "office",
-          "door", "health", "person", "art", "war", "history", "party", "result", "change", "morning", "reason",
-          "research", "girl", "guy", "moment", "air", "teacher", "force", "education", "said", "made", "found",
-          "thought", "went", "came", "told", "became", "showed", "felt", "left", "brought", "began", "kept",
-          "new", "good", "high", "old", "great", "big", "small", "large", "national", "young", "different",
-          "important", "public", "bad", "able", "however", "often", "really", "almost", "later", "never")
-
-
-def _generated_rows(count: int, seed: int) -> list[tuple[str, str]]:
-    """Paragraphs of random common English words, for runs without a corpus."""
-    rng = np.random.default_rng(seed)
-
-    def sentence() -> str:
-        words = [str(word) for word in rng.choice(_WORDS, size=int(rng.integers(6, 18)))]
-        return " ".join(words).capitalize() + "."
-
-    return [(" ".join(sentence() for _ in range(5)), "generated") for _ in range(count)]
-
-
-def transformer_shape(size: Size, member: str) -> Preset:
-    """BERT-base / RoBERTa-base shapes at ``base`` size; the test preset (seconds) at ``tiny``."""
-    from humanorai.members.transformer.checkpoints import PRESETS
-
-    if size == "tiny":
-        return PRESETS["tiny"]
-    return replace(PRESETS["small"], vocab_size=BASE_VOCAB_SIZES[member], hidden_size=768, layers=12, heads=12,
-                   intermediate_size=3072)
 
 
 def _build_bundle(options: BenchSettings, root: Path,
@@ -339,11 +303,10 @@ def _build_bundle(options: BenchSettings, root: Path,
     tokenizers: dict[str, PreTrainedTokenizerFast] = {}
     models: dict[str, str] = {}
     for member in TransformerFamily.members:
-        preset = transformer_shape(options.size, member)
-        entry, tokenizers[member] = _random_transformer(member, preset, texts, options, root)
-        entries.append(entry)
-        models[entry.name] = (f"{preset.layers} layers, hidden {preset.hidden_size}, "
-                              f"vocab {len(tokenizers[entry.name])}")
+        model, tokenizers[member] = random_classifier(member, options.size, texts, options.max_length)
+        entries.append(save_member(member, model, tokenizers[member], root, options.max_length,
+                                   f"random:{options.size}"))
+        models[member] = shape_of(model, tokenizers[member])
     write_manifest(root, Manifest(
         bundle_id=f"bench-{source.bundle_id}", created=datetime.now(UTC).isoformat(timespec="seconds"),
         preprocessing=source.preprocessing, members=entries, shared_files=source.shared_files,
@@ -351,70 +314,6 @@ def _build_bundle(options: BenchSettings, root: Path,
         command="python -m benchmarks.end_to_end",
     ))
     return tokenizers, models
-
-
-def _random_transformer(member: str, preset: Preset, texts: list[str], options: BenchSettings,
-                        root: Path) -> tuple[MemberEntry, PreTrainedTokenizerFast]:
-    """A random-weight classifier with a tokenizer learned on ``texts``, saved and exported like a trained
-    one, and its manifest entry (as ``humanorai train`` writes it)."""
-    from humanorai.members.transformer.checkpoints import build_from_preset, save_hf
-    from humanorai.members.transformer.export import export_onnx
-
-    folder = root / member.lower()
-    with stage(f"Building {member} ({options.size} size, random weights)"):
-        model, tokenizer = build_from_preset(member, preset, texts, options.max_length)
-        files = save_hf(model, tokenizer, folder)
-    with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
-        files += export_onnx(folder)
-    entry = MemberEntry(
-        name=member, kind=TransformerFamily.kind, files=checksums(root, files), threshold=0.5,
-        options={"folder": member.lower(), "max_length": options.max_length, "normalization": RAW.to_dict(),
-                 "base": f"random:{options.size}"},
-    )
-    return entry, tokenizer
-
-
-def _long_texts(rows: list[tuple[str, str]], tokenizers: list[PreTrainedTokenizerFast], max_length: int,
-                count: int, seed: int) -> list[str]:
-    """``count`` texts, each consecutive rows of one source joined until the first tokenizer counts
-    ``max_length`` tokens, then cut to fit every tokenizer (see :func:`_fit_to_tokens`)."""
-    by_source: dict[str, list[str]] = {}
-    for text, source in rows:
-        by_source.setdefault(source, []).append(normalize(text, RAW))
-    joined: list[str] = []
-    for texts in by_source.values():
-        lengths = [len(ids) for ids in tokenizers[0](texts, add_special_tokens=False, verbose=False)["input_ids"]]
-        pieces: list[str] = []
-        tokens = 0
-        for text, length in zip(texts, lengths, strict=True):
-            pieces.append(text)
-            tokens += length
-            if tokens >= max_length:
-                joined.append(" ".join(pieces))
-                pieces, tokens = [], 0
-    if len(joined) < count:
-        raise InputError(f"only {len(joined)} texts of {max_length} tokens can be joined from the corpus; "
-                         f"ask for fewer texts or a smaller batch")
-    chosen = np.random.default_rng(seed).permutation(len(joined))[:count]
-    return [_fit_to_tokens(joined[index], tokenizers, max_length) for index in chosen]
-
-
-def _fit_to_tokens(text: str, tokenizers: list[PreTrainedTokenizerFast], max_length: int) -> str:
-    """Cut ``text`` at a token boundary until every tokenizer gives at most ``max_length`` tokens.
-
-    Then the engine scores it in one window and the original's truncation cuts nothing, so both paths run
-    the same tokens and their ``p_human`` can be compared.
-    """
-    fitted = False
-    while not fitted:
-        fitted = True
-        for tokenizer in tokenizers:
-            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-            room = max_length - tokenizer.num_special_tokens_to_add()
-            if len(encoded["input_ids"]) > room:
-                text = text[:encoded["offset_mapping"][room - 1][1]].rstrip()
-                fitted = False
-    return text
 
 
 def _run_original(root: Path, singles: list[str], batch: list[str], options: BenchSettings) -> _PathRun:

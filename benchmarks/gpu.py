@@ -15,12 +15,18 @@ checked on the same weights) it
 It prints a Markdown table and writes every number as JSON; exit status 1 when a check fails, 2 when
 there is no CUDA device.
 
-``--device cpu --size tiny`` runs the same steps on the CPU in seconds, to test the script. There the fast
-path is ONNX Runtime FP32 on the graph humanorai's exporter writes (fused attention, raw attention mask),
-as CPU serving runs it, and the full-precision path the same graph on one thread (ORT INT8 is no
-candidate: on these random weights it moves p_human beyond the 0.05 bound). Both differ from the
-PyTorch reference, so the parity and padding checks can fail there too. The JSON keys stay those of the
-CUDA run (``fp16_*`` is the fast path, ``fp32_*`` the full-precision one); ``fast_backend`` and
+``--engine`` measures through the engine instead of the raw backends — batch-1 latency eager and with CUDA
+graphs, 64 callers with and without micro-batching, against the issue's targets — and exits 3 when the checks
+pass but a target is missed (see :mod:`benchmarks.gpu_engine`):
+
+    python -m benchmarks.gpu --engine --out "$OUT/gpu-engine.json"
+
+``--device cpu --size tiny`` runs the same steps on the CPU in seconds, to test the script. In the backend
+mode the fast path there is ONNX Runtime FP32 on the graph humanorai's exporter writes (fused attention,
+raw attention mask), as CPU serving runs it, and the full-precision path the same graph on one thread (ORT
+INT8 is no candidate: on these random weights it moves p_human beyond the 0.05 bound). Both differ from
+the PyTorch reference, so the parity and padding checks can fail there too. The JSON keys stay those of
+the CUDA run (``fp16_*`` is the fast path, ``fp32_*`` the full-precision one); ``fast_backend`` and
 ``full_backend`` say what ran.
 """
 
@@ -41,6 +47,7 @@ from transformers import PreTrainedModel
 
 from benchmarks.backends import base_model, median_ms, tiny_model
 from benchmarks.environment import cpu_model
+from benchmarks.random_transformers import spread_probabilities
 from humanorai.members.transformer.backends import (
     ONNX_FP32,
     LogitsBackend,
@@ -82,14 +89,6 @@ def fast_and_full(folder: Path, device: str, threads: int) -> dict[str, LogitsBa
     export_onnx(folder)
     return {"cpu onnx fp32": OnnxBackend(folder / ONNX_FP32, threads),
             "cpu onnx fp32 1 thread": OnnxBackend(folder / ONNX_FP32, 1)}
-
-
-@torch.no_grad()
-def spread_probabilities(model: PreTrainedModel) -> None:
-    """Scale the random classification head so p_human spreads over (0, 1) instead of sitting near 0.5,
-    where any two paths would agree; the parity bounds then test something."""
-    for parameter in model.classifier.parameters():  # type: ignore[union-attr]
-        parameter.mul_(20.0)
 
 
 def check_model(name: str, model: PreTrainedModel, device: str, repeats: int) -> dict[str, object]:
@@ -146,42 +145,71 @@ def check_model(name: str, model: PreTrainedModel, device: str, repeats: int) ->
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--size", default="base", choices=["base", "tiny"])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, help="write the numbers here as JSON")
-    args = parser.parse_args()
-    transformers.utils.logging.disable_progress_bar()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device here: run this on the lent GPU machine (or --device cpu --size tiny to test it)")
-        sys.exit(2)
-    card = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_model()
-    print(f"device: {card}; torch {torch.__version__} (CUDA {torch.version.cuda}); {os.cpu_count()} CPU cores; "
-          f"{args.size} size, random weights (speed only; parity on the same weights)\n")
-    report: dict[str, object] = {"device": card, "torch": torch.__version__, "cuda": torch.version.cuda,
-                                 "size": args.size, "models": {}}
+def check_backends(size: str, device: str, repeats: int) -> dict[str, object]:
+    """The backend mode: every check and timing for BERT and RoBERTa, printed as a table; the report's
+    ``models`` and ``passed``."""
+    models: dict[str, dict[str, object]] = {}
     passed = True
     print("| model | auto backend | FP16 max \\|Δp\\| | FP32 max \\|Δp\\| | padding \\|Δp\\| | timings ms | "
           "1 × 512 vs original |")
     print("|---|---|---|---|---|---|---|")
     for name in ("bert", "roberta"):
         torch.manual_seed(0)
-        model = base_model(name) if args.size == "base" else tiny_model(name)
-        result = check_model(name, model, args.device, args.repeats)
-        report["models"][name] = result  # type: ignore[index]
+        model = base_model(name) if size == "base" else tiny_model(name)
+        result = models[name] = check_model(name, model, device, repeats)
         passed = passed and bool(result["parity_ok"]) and bool(result["auto_ok"])
         timings = ", ".join(f"{key} {value:.1f}" for key, value in result["timings_ms"].items())  # type: ignore[attr-defined]
         print(f"| {name} | {result['auto_backend']} | {result['fp16_max_abs_diff']:.2e} | "
               f"{result['fp32_max_abs_diff']:.2e} | {result['padding_abs_diff']:.2e} | {timings} | "
               f"{result['speed_up_vs_original']:.1f}x |", flush=True)
-    report["passed"] = passed
+    return {"models": models, "passed": passed}
+
+
+def check_engine(size: str, device: str, texts: int, callers: int, seconds: float) -> dict[str, object]:
+    """The ``--engine`` mode (see :mod:`benchmarks.gpu_engine`), printed as tables."""
+    from benchmarks.gpu_engine import EngineBench, render, run
+
+    report = run(EngineBench(device=device, size=size, texts=texts, callers=callers,  # type: ignore[arg-type]
+                             seconds=seconds))
+    print(render(report), flush=True)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--size", default="base", choices=["base", "tiny"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", type=Path, help="write the numbers here as JSON")
+    parser.add_argument("--engine", action="store_true",
+                        help="measure through the engine instead of the raw backends (benchmarks/gpu_engine.py)")
+    parser.add_argument("--texts", type=int, default=100, help="--engine: texts timed one at a time")
+    parser.add_argument("--callers", type=int, default=64, help="--engine: concurrent callers")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="--engine: seconds of traffic with micro-batching, and again without")
+    args = parser.parse_args()
+    transformers.utils.logging.disable_progress_bar()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device here: run this on the lent GPU machine (or --device cpu --size tiny to test it)")
+        sys.exit(2)
+    card = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_model()
+    print(f"device: {card}; torch {torch.__version__} (CUDA {torch.version.cuda}); transformers "
+          f"{transformers.__version__}; {os.cpu_count()} CPU cores; {args.size} size, random weights (speed only; "
+          "parity on the same weights)\n")
+    report: dict[str, object] = {"device": card, "torch": torch.__version__, "cuda": torch.version.cuda,
+                                 "size": args.size}
+    if args.engine:
+        report["transformers"] = transformers.__version__
+        report.update(check_engine(args.size, args.device, args.texts, args.callers, args.seconds))
+    else:
+        report.update(check_backends(args.size, args.device, args.repeats))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
-    print(f"\nchecks {'passed' if passed else 'FAILED'}")
-    sys.exit(0 if passed else 1)
+    passed, targets_met = bool(report["passed"]), report.get("targets_met")
+    print(f"\nchecks {'passed' if passed else 'FAILED'}"
+          + ("" if targets_met is None else f"; targets {'met' if targets_met else 'MISSED'}"))
+    sys.exit(1 if not passed else 3 if targets_met is False else 0)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import logging
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,8 +25,11 @@ from humanorai.bundle import MANIFEST_FILE
 from humanorai.errors import BundleError, HumanoraiError, InputError
 from humanorai.members.registry import FAMILIES, all_members
 from humanorai.progress import console
+from humanorai.segmentation import MIN_SEGMENT_WORDS
 from humanorai.settings import (
+    DEFAULT_SEGMENT_MEMBERS,
     DEMO_BUNDLE,
+    BatchSettings,
     CrossSettings,
     DataSettings,
     DataSource,
@@ -33,14 +37,17 @@ from humanorai.settings import (
     FineTuneSettings,
     H2OSettings,
     ServiceSettings,
+    TableColumns,
     TfidfSettings,
     TrainSettings,
     TransformerSettings,
     TransformerTrainSettings,
+    names,
 )
 from humanorai.text import check_texts
 
 if TYPE_CHECKING:
+    from humanorai.batch.runner import BatchSummary
     from humanorai.scoring.engine import Engine, Prediction
 
 # Only light modules are imported above, so `humanorai --help` answers at once; each command imports the
@@ -52,15 +59,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 DATA_HELP = ("CSV or JSONL files with text and label columns, read as one corpus; PATH#text=COL,label=COL,"
              "group=COL overrides the column options for one file.")
 BUNDLE_HELP = "Bundle folder (default: HUMANORAI_BUNDLE, else the built-in demo bundle models/demo)."
-ENSEMBLE_HELP = "Ensemble method: majority, soft or stacked (default: the bundle's)."
 
-# Options that train and evaluate share.
+# Options that train, evaluate and batch share.
 TextColumnOption = Annotated[str, typer.Option(help="Name of the text column.")]
 LabelColumnOption = Annotated[str, typer.Option(help="Name of the label column (1/0 or HUMAN/AI).")]
 GroupPatternOption = Annotated[str | None, typer.Option(
     help="Regex applied to --group-by; its first group is the key, e.g. '^l2r/([^/]+)/'.")]
 
-# Options that choose how the transformers run (predict, evaluate, serve).
+# Options that choose the bundle and how its verdict is made (predict, batch).
+BundleOption = Annotated[Path | None, typer.Option(help=BUNDLE_HELP)]
+EnsembleOption = Annotated[str | None, typer.Option(
+    help="Ensemble method: majority, soft or stacked (default: the bundle's).")]
+OperatingPointOption = Annotated[str | None, typer.Option(
+    help="balanced (default), fpr5 or fpr1: call the text AI only below the p_human at which at most "
+         "5 % / 1 % of human validation texts were called AI.")]
+
+# Options that choose how the transformers run (predict, evaluate, serve, batch).
 BackendOption = Annotated[str, typer.Option(help="Transformer backend: auto, onnx, openvino or torch.")]
 PrecisionOption = Annotated[str, typer.Option(
     help="auto, int8/fp32 (onnx), int8/bf16/fp32 (openvino; int8 where trained with --openvino-int8), "
@@ -73,6 +87,14 @@ StrideOption = Annotated[int | None, typer.Option(
 WindowAggregationOption = Annotated[str, typer.Option(
     help="How a long text's windows make one score: mean (of the logits), median, min (the most AI-like "
          "window decides) or max.")]
+
+# Options that ask for segment scores (predict; a command scoring many texts takes the same).
+SegmentsOption = Annotated[bool, typer.Option(
+    "--segments", help=f"Also score the text's segments (sentences grouped to at least {MIN_SEGMENT_WORDS} words) "
+                       "and say whether the text is mixed; about twice the work.")]
+SegmentMembersOption = Annotated[str | None, typer.Option(
+    help="Comma-separated members whose mean scores a segment (default: HUMANORAI_SEGMENT_MEMBERS, else those "
+         f"measured to score short spans well: {','.join(name.lower() for name in DEFAULT_SEGMENT_MEMBERS)}).")]
 
 #: Errors a user can act on: printed as one line, exit code 2.
 USER_ERRORS = (HumanoraiError, ValueError)
@@ -93,6 +115,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """The first SIGINT or SIGTERM sets ``stop`` (work in flight finishes and is kept) and is recorded in the
+    list this yields; a second one stops at once, as KeyboardInterrupt (:class:`Terminated` for SIGTERM)."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: object) -> None:
+        if received:
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        received.append(signum)
+        stop.set()
+        console.print(f"[yellow]{signal.Signals(signum).name}:[/yellow] finishing the texts being scored; "
+                      "send it again to stop at once")
+
+    previous = {handled: signal.signal(handled, handle) for handled in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -220,7 +264,7 @@ def train(
 def predict(
     text: Annotated[str | None, typer.Argument(help="Text to score; '-' reads standard input.")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the text from this file.")] = None,
-    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
+    bundle: BundleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")] = False,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
@@ -228,18 +272,18 @@ def predict(
     max_length: MaxLengthOption = None,
     stride: StrideOption = None,
     window_aggregation: WindowAggregationOption = "mean",
-    ensemble: Annotated[str | None, typer.Option(help=ENSEMBLE_HELP)] = None,
-    operating_point: Annotated[str | None, typer.Option(
-        help="balanced (default), fpr5 or fpr1: call the text AI only below the p_human at which at most "
-             "5 % / 1 % of human validation texts were called AI.")] = None,
+    ensemble: EnsembleOption = None,
+    operating_point: OperatingPointOption = None,
+    segments: SegmentsOption = False,
+    segment_members: SegmentMembersOption = None,
 ) -> None:
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
         check_texts([content])  # before the bundle loads
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
-        engine = _load_engine(_bundle_path(bundle), settings)
-        prediction = engine.predict([content], ensemble, operating_point)[0]
+        engine = _load_engine(_bundle_path(bundle), settings, _segment_members(segment_members))
+        prediction = engine.predict([content], ensemble, operating_point, segments)[0]
     except USER_ERRORS as error:
         raise _fail(error) from None
     if as_json:
@@ -248,12 +292,82 @@ def predict(
         typer.echo(json.dumps(PredictResponse.of(prediction, content).model_dump(), indent=2))
     else:
         _print_table(prediction)
+        if prediction.segments is not None:
+            _print_segments(prediction, content)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="PDF, DOCX, TXT, CSV and JSONL files, and folders (searched recursively for such files).",
+        show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .jsonl or .csv file of rows: one per document "
+                                                          "or table row.")],
+    resume: Annotated[bool, typer.Option(
+        help="OUT exists: keep its rows, skip the inputs they stand for, and append the others.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="OUT exists: start it again.")] = False,
+    text_column: TextColumnOption = TableColumns.text,
+    id_column: Annotated[str | None, typer.Option(
+        help="Column of the CSV/JSONL inputs whose values name their rows in OUT (default: the row number).")]
+        = None,
+    chunk_size: Annotated[int, typer.Option(
+        help="Texts per engine call and per write to OUT.")] = BatchSettings.chunk_size,
+    bundle: BundleOption = None,
+    ensemble: EnsembleOption = None,
+    operating_point: OperatingPointOption = None,
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
+    device: DeviceOption = "auto",
+    max_length: MaxLengthOption = None,
+    stride: StrideOption = None,
+    window_aggregation: WindowAggregationOption = "mean",
+) -> None:
+    """Score documents, folders and tables of texts into OUT, one row each; resumable.
+
+    Exit status: 0 when every input was scored, 1 when OUT holds rows with an error (see its error column),
+    2 when the run could not start, 130/143 when Ctrl-C/SIGTERM stopped it (the rows scored are in OUT:
+    run the same command with --resume to finish)."""
+    from humanorai.batch.inputs import find_inputs
+    from humanorai.batch.output import check_output
+    from humanorai.batch.runner import run_batch
+
+    stop = threading.Event()
+    try:
+        settings = BatchSettings(out=out, columns=TableColumns(text_column, id_column), method=ensemble,
+                                 operating_point=operating_point, chunk_size=chunk_size, resume=resume,
+                                 limits=ServiceSettings.from_env())
+        check_output(out, resume, overwrite)
+        found = find_inputs(inputs, out)
+        if found.ignored:
+            console.print("left out of the folders: " + ", ".join(f"{count} {suffix}"
+                                                                   for suffix, count in found.ignored.items()))
+        transformers = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
+        engine = _load_engine(_bundle_path(bundle), transformers)
+        # pypdf logs every quirk it repairs in a malformed PDF; the text, or the row's error, is what counts.
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        try:
+            with _stop_on_signals(stop) as received:
+                summary = run_batch(engine, found.files, settings, stop)
+        finally:
+            engine.close()
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    except KeyboardInterrupt as interrupt:
+        console.print(f"[red]interrupted:[/red] the rows scored so far are in {out} (the last may be cut off: "
+                      "--resume scores it again); run the same command with --resume to finish")
+        raise typer.Exit(code=143 if isinstance(interrupt, Terminated) else 130) from None
+    _print_summary(summary, out)
+    if summary.stopped:
+        console.print(f"[yellow]stopped by {signal.Signals(received[0]).name}:[/yellow] run the same command "
+                      "with --resume to score the rest")
+        raise typer.Exit(code=143 if received[0] == signal.SIGTERM else 130)
+    raise typer.Exit(code=1 if summary.out_errors else 0)
 
 
 @app.command()
 def evaluate(
     data: Annotated[list[str], typer.Argument(help=DATA_HELP)],
-    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
+    bundle: BundleOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
         = Path("humanorai-report"),
     text_column: TextColumnOption = "text",
@@ -294,7 +408,7 @@ def evaluate(
 
 @app.command()
 def serve(
-    bundle: Annotated[Path | None, typer.Option(help=BUNDLE_HELP)] = None,
+    bundle: BundleOption = None,
     host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     backend: BackendOption = "auto",
@@ -347,11 +461,17 @@ def _sources(specs: list[str], columns: DataSettings) -> tuple[DataSource, ...]:
     return tuple(DataSource.parse(spec, columns) for spec in specs)
 
 
-def _load_engine(bundle: Path, settings: TransformerSettings) -> Engine:
+def _load_engine(bundle: Path, settings: TransformerSettings,
+                 segment_members: tuple[str, ...] | None = None) -> Engine:
     """An engine for one-off commands: nothing repeats, so no cache."""
     from humanorai.scoring.engine import Engine
 
-    return Engine.load(bundle, settings, EngineSettings(cache_size=0))
+    return Engine.load(bundle, settings, EngineSettings(cache_size=0, segment_members=segment_members))
+
+
+def _segment_members(option: str | None) -> tuple[str, ...] | None:
+    """--segment-members, else HUMANORAI_SEGMENT_MEMBERS, else None (the engine's default)."""
+    return ServiceSettings.from_env().engine.segment_members if option is None else names(option)
 
 
 def _command() -> str:
@@ -404,6 +524,39 @@ def _print_table(prediction: Prediction) -> None:
     output.print(f"{verdict.vote_count} of {verdict.total_models} models say HUMAN")
     if prediction.unavailable:
         output.print(f"[yellow]unavailable:[/yellow] {', '.join(prediction.unavailable)}")
+
+
+def _print_summary(summary: BatchSummary, out: Path) -> None:
+    """Documents, AI share, errors and time of the run; what OUT holds when it held rows before."""
+    documents = summary.scored + summary.errors
+    if documents:
+        ai_share = f"{100.0 * summary.ai / summary.scored:.1f} %" if summary.scored else "-"
+        console.print(f"{documents} documents in {summary.seconds:.1f} s ({documents / summary.seconds:.1f}/s): "
+                      f"{summary.scored} scored, {summary.ai} AI ({ai_share}), {summary.scored - summary.ai} HUMAN; "
+                      f"{summary.errors} with an error")
+    else:
+        console.print(f"nothing left to score: every input is in {out} already")
+    if summary.skipped:
+        console.print(f"{summary.skipped} inputs were in {out} already; it holds {summary.out_rows} rows, "
+                      f"{summary.out_errors} with an error")
+    if summary.out_errors:
+        console.print(f"[yellow]rows with an error:[/yellow] {summary.out_errors}; see the error column of {out}")
+
+
+def _print_segments(prediction: Prediction, text: str) -> None:
+    """One row per segment (where it lies, its score, its opening words), then the mixed flag."""
+    assert prediction.segments is not None
+    table = Table(title="segments")
+    for column in ("characters", "words", "p_human", "verdict", "text"):
+        table.add_column(column, justify="right" if column in ("words", "p_human") else "left")
+    for segment in prediction.segments:
+        opening = " ".join(text[segment.start:segment.end].split())
+        table.add_row(f"{segment.start}–{segment.end}", str(segment.words), f"{segment.p_human:.4f}", segment.label,
+                      opening if len(opening) <= 60 else opening[:59] + "…")
+    output = Console()
+    output.print(table)
+    output.print("mixed: both labels hold a substantial share of the words" if prediction.mixed
+                 else "not mixed")
 
 
 def _print_report(report: dict[str, Any]) -> None:

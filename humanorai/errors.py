@@ -42,3 +42,14 @@ class SettingsError(HumanoraiError, ValueError):
 
     Unlike a member whose files are broken, this is the user's choice and applies to every member it
     concerns, so loading stops with the message instead of serving without those members."""
+
+
+class DocumentError(HumanoraiError):
+    """A document (PDF, DOCX, TXT) cannot be read as text: corrupt, encrypted, without a text layer, not UTF-8.
+
+    ``humanorai batch`` records it as the document's row instead of stopping; the message says what is wrong
+    with the file and what to do about it."""
+
+
+class UnsupportedFormat(DocumentError):
+    """A file whose type no document reader handles; the message lists the accepted types."""

@@ -1,4 +1,4 @@
-"""Progress lines on the terminal with timings, for training and loading.
+"""Progress lines on the terminal with timings, for training, loading and batch scoring.
 
 One place decides how a stage is announced ("Training GBM… done in 12.3 s"), so `train`, bundle loading
 and the server's start-up look the same. Output goes to stderr, keeping stdout free for results.
@@ -11,7 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -34,13 +44,27 @@ def note(message: str) -> None:
     console.print(f"  {message}")
 
 
+class RateColumn(ProgressColumn):
+    """Steps per second, e.g. ``12.3 documents/s`` (blank until rich has measured a speed)."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f} {self.unit}/s")
+
+
 @contextlib.contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A bar with count, elapsed and remaining time for long loops; yields ``advance(steps)``.
+def progress_bar(description: str, total: int, unit: str | None = None) -> Iterator[Callable[[int], None]]:
+    """A bar with count, elapsed and remaining time for long loops (and the rate, given its ``unit``); yields
+    ``advance(steps)``.
 
     The bar disappears when the block ends, leaving the stage's own "done in" line.
     """
-    columns = (TextColumn(f"  {description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    rate = () if unit is None else (RateColumn(unit),)
+    columns = (TextColumn(f"  {description}"), BarColumn(), MofNCompleteColumn(), *rate, TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(description, total=total)

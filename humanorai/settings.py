@@ -9,7 +9,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_BUNDLE | models/demo | bundle folder used when a command is given none (default: the built-in demo) |
 | HUMANORAI_API_KEY | (none) | when set, API routes need the header ``X-API-Key: <key>`` |
 | HUMANORAI_CORS_ORIGINS | (none) | comma-separated origins allowed by CORS; CORS is off when unset |
-| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413) |
+| HUMANORAI_MAX_TEXT_CHARS | 100000 | longest accepted text (longer: HTTP 413; ``batch``: an error row) |
 | HUMANORAI_MAX_BATCH_TEXTS | 64 | most texts in one ``/predict/batch`` call (more: HTTP 413) |
 | HUMANORAI_MAX_REQUEST_TOKENS | 131072 | most token positions (windows x tokens, all members) per request (413) |
 | HUMANORAI_REQUEST_TIMEOUT_S | 60 | a request unanswered this long after it arrived gets HTTP 504; its scoring stops |
@@ -26,6 +26,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_MAX_BATCH_TOKENS | 16384 | most tokens in one micro-batch, counted as UTF-8 bytes (an upper bound) |
 | HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
 | HUMANORAI_SHUTDOWN_GRACE_S | 10 | on SIGTERM/SIGINT, how long requests in flight may take to finish |
+| HUMANORAI_SEGMENT_MEMBERS | DRF,GBM,GLM,BERT | comma-separated members whose mean scores segments (see README) |
 
 Numbers must be finite and not negative (counts at least 1 where 0 would refuse everything); a variable
 set to an empty value counts as unset, except ``HUMANORAI_API_KEY``: an empty key is refused rather than
@@ -69,6 +70,11 @@ CalibrationSource = Literal["validation", "group-kfold"]
 PresetName = Literal["tiny", "small"]
 
 
+def names(value: str) -> tuple[str, ...]:
+    """A comma-separated list of names, blanks dropped (``"drf, bert"`` → ``("drf", "bert")``)."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 def choice(value: str, allowed: Any, option: str) -> Any:
     """``value`` if it is one of the Literal ``allowed`` (or an iterable of strings), else a ValueError
     naming ``option`` and the choices."""
@@ -92,6 +98,10 @@ class TransformerSettings:
     #: Tokens shared by neighbouring windows of a long text; ``None``: a quarter of the window.
     stride: int | None = None
     window_aggregation: WindowAggregation = "mean"
+    #: Replay CUDA graphs, captured at load time, for small runs of windows (PyTorch on CUDA; elsewhere it
+    #: changes nothing; see ``members.transformer.cuda_graphs``): at batch 1 a GPU otherwise waits on kernel
+    #: launches. Off until a GPU run of ``benchmarks/gpu.py --engine`` has measured it.
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         choice(self.backend, Backend, "--backend")
@@ -115,6 +125,17 @@ class BatchLimits:
     #: Most texts waiting in the queue; more are refused as overloaded.
     max_queued_texts: int = 256
 
+    def without_merging(self) -> BatchLimits:
+        """These limits with one text per batch and no wait: the scheduler's fair turns and deadlines
+        without micro-batching (``HUMANORAI_BATCHING=0``)."""
+        return replace(self, max_wait_ms=0, max_batch_texts=1)
+
+
+#: The members whose mean ``p_human`` scores a segment unless told otherwise: those whose ROC AUC on
+#: segments of held-out corpus texts is clearly above chance (``experiments/segment_auc.py``; the numbers and
+#: the choice are in docs/quality.md). A bundle without some of them uses those it has.
+DEFAULT_SEGMENT_MEMBERS = ("DRF", "GBM", "GLM", "BERT")
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -124,6 +145,13 @@ class EngineSettings:
     batching: BatchLimits | None = None
     #: Run member groups (the H2O trio, each transformer) at the same time.
     parallel_members: bool = True
+    #: Members (any case) whose mean scores a segment; each must be in the bundle. ``None``: those of
+    #: :data:`DEFAULT_SEGMENT_MEMBERS` the bundle has.
+    segment_members: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.segment_members is not None and not self.segment_members:
+            raise ValueError("segment members: name at least one member")
 
 
 @dataclass(frozen=True)
@@ -176,6 +204,7 @@ class ServiceSettings:
         )
         bundle = value("BUNDLE")
         origins = value("CORS_ORIGINS")
+        segment_members = value("SEGMENT_MEMBERS")
         return cls(
             bundle=Path(bundle) if bundle else None,
             api_key=value("API_KEY"),
@@ -194,7 +223,8 @@ class ServiceSettings:
             engine=EngineSettings(
                 cache_size=int(number("CACHE_SIZE", EngineSettings.cache_size)),
                 # The server always schedules through the batcher (fair turns, deadlines); off = no merging.
-                batching=limits if number("BATCHING", 1) else replace(limits, max_wait_ms=0, max_batch_texts=1),
+                batching=limits if number("BATCHING", 1) else limits.without_merging(),
+                segment_members=None if segment_members is None else names(segment_members),
             ),
         )
 
@@ -320,6 +350,38 @@ class DataSource:
                                  f"{', '.join(_COLUMN_KEYS)}, e.g. data.csv#text=body,label=who")
             changes[_COLUMN_KEYS[key]] = value
         return cls(Path(path), replace(columns, **changes))
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """Where a CSV/JSONL file to score keeps its texts and, optionally, the ids its rows are known by."""
+
+    text: str = "text"
+    #: ``None``: rows are known by their number.
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What one ``humanorai batch`` run reads, how it scores, and where it writes."""
+
+    #: The ``.jsonl`` or ``.csv`` file of rows.
+    out: Path
+    columns: TableColumns = field(default_factory=TableColumns)
+    #: Ensemble method and operating point (``None``: the bundle's method; balanced).
+    method: str | None = None
+    operating_point: str | None = None
+    #: Texts per engine call, and per flush of OUT: enough for the engine to batch (a transformer runs windows
+    #: of similar length together), few enough that a stopped or killed run loses little.
+    chunk_size: int = 32
+    #: Keep OUT's rows and skip their ids (else OUT is started afresh).
+    resume: bool = False
+    #: The limits a text must keep to be scored: the server's (characters and token positions per text).
+    limits: ServiceSettings = field(default_factory=ServiceSettings)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"--chunk-size must be at least 1, not {self.chunk_size}")
 
 
 @dataclass(frozen=True)

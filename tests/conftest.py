@@ -1,18 +1,30 @@
-"""Session fixtures: one tiny real bundle (real H2O JVM, real MOJOs), trained once from synthetic text."""
+"""Session fixtures: one tiny real bundle (real H2O JVM, real MOJOs), trained once from synthetic text, and an
+engine on it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from humanorai.settings import EngineSettings
 from tests.synthetic import make_rows, write_csv
+
+if TYPE_CHECKING:
+    from humanorai.scoring.engine import Engine
 
 #: The bundle folder, the finished ``humanorai train`` process, and the H2O JVMs running before it started.
 TrainRun = tuple[Path, subprocess.CompletedProcess[str], set[int]]
+
+#: The repository's root, and the shared corpus that tests marked ``corpus`` read (a fresh clone has no
+#: ``../shared``: those tests are skipped).
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = ROOT.parent / "shared" / "data" / "train_corpus.csv"
 
 #: Small but real training settings: seconds, not minutes.
 TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "source",
@@ -20,6 +32,11 @@ TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "sou
 #: The session bundle also holds the opt-in OpenVINO INT8 models (a few seconds on 64 calibration texts),
 #: so that their export, manifest entries and serving are tested without training another bundle.
 SESSION_BUNDLE_ARGS = [*TINY_TRAIN_ARGS, "--openvino-int8", "--int8-calibration-texts", "64"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("corpus") and not SHARED_CORPUS.is_file():
+        pytest.skip(f"needs the shared corpus {SHARED_CORPUS}")
 
 
 def humanorai_command(*args: str) -> list[str]:
@@ -65,3 +82,13 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -
 @pytest.fixture(scope="session")
 def tiny_bundle(trained_bundle: TrainRun) -> Path:
     return trained_bundle[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_bundle: Path) -> Iterator[Engine]:
+    """An engine on the tiny bundle without a cache of votes (every text is computed), for in-process tests."""
+    from humanorai.scoring.engine import Engine  # numpy and the member families: only for tests that score
+
+    engine = Engine.load(tiny_bundle, settings=EngineSettings(cache_size=0))
+    yield engine
+    engine.close()

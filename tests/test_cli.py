@@ -13,6 +13,7 @@ import pytest
 
 from humanorai import cli
 from humanorai.errors import BundleError
+from humanorai.segmentation import segment_spans
 from tests.conftest import TINY_TRAIN_ARGS, TrainRun, h2o_jvm_pids, humanorai_command, run_cli
 from tests.synthetic import make_rows, write_csv
 
@@ -72,6 +73,8 @@ def table_cells(output: str) -> list[list[str]]:
     (["predict", "hello", "--bundle", "/nonexistent"], "no such bundle folder"),
     (["predict", "hello", "--window-aggregation", "sum"], "--window-aggregation must be one of mean, median, min, max"),
     (["predict", "hello", "--stride", "500"], "must be below"),
+    (["predict", "hello", "--segments", "--segment-members", "drf,svm"], "segment member(s) svm not in this bundle"),
+    (["predict", "hello", "--segment-members", ","], "segment members: name at least one member"),
 ])
 def test_predict_errors_are_one_line_without_traceback(args: list[str], message: str, tiny_bundle: Path) -> None:
     if "--bundle" not in args:
@@ -137,6 +140,18 @@ def test_a_signal_during_training_stops_h2o_and_writes_no_bundle(tmp_path: Path,
     assert not h2o_jvm_pids() - jvms_before
 
 
+def test_predict_prints_the_segments_and_the_mixed_flag(tiny_bundle: Path) -> None:
+    text = "\n\n".join(row["text"] for row in make_rows(6, seed=12)[:4])
+    result = run_cli("predict", text, "--bundle", str(tiny_bundle), "--segments", "--segment-members", "glm")
+    assert result.returncode == 0, result.stderr
+    rows = [[cell.strip() for cell in line.split("│")[1:5]] for line in result.stdout.splitlines()
+            if "│" in line and "–" in line]
+    assert [row[0] for row in rows] == [f"{span.start}–{span.end}" for span in segment_spans(text)]
+    for _, words, p_human, label in rows:
+        assert int(words) >= 25 and label == ("HUMAN" if float(p_human) >= 0.5 else "AI")
+    assert "not mixed" in result.stdout or "mixed: both labels" in result.stdout
+
+
 def test_predict_takes_an_ensemble_method(tiny_bundle: Path) -> None:
     result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json", "--ensemble", "stacked")
     assert result.returncode == 0, result.stderr
@@ -158,3 +173,50 @@ def test_predict_takes_the_window_settings(tiny_bundle: Path) -> None:
         # the most AI-like window scores at most the mean (calibration, if any, is increasing)
         assert (answers["min"]["individual_results"][name]["p_human"]
                 <= answers["mean"]["individual_results"][name]["p_human"])
+
+
+def lines_in(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def start_batch(args: list[str], log: Path, rows_before: int, out: Path) -> subprocess.Popen[bytes]:
+    """Start ``humanorai batch`` and return once it has written rows of its own (its handlers are in place)."""
+    process = subprocess.Popen(humanorai_command(*args), stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+                               env={**os.environ, "HUMANORAI_BUNDLE": ""})
+    deadline = time.monotonic() + 120
+    while lines_in(out) < rows_before + 6:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the batch wrote no rows in time"
+        time.sleep(0.005)
+    return process
+
+
+def test_batch_killed_then_stopped_then_resumed_has_every_input_exactly_once(tiny_bundle: Path,
+                                                                             tmp_path: Path) -> None:
+    texts = write_csv(tmp_path / "texts.csv", [{"text": row["text"]} for row in make_rows(600, seed=61)])
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café".encode("latin-1"))
+    out, log = tmp_path / "scores.jsonl", tmp_path / "stderr.txt"
+    args = ["batch", str(texts), str(bad), "--out", str(out), "--bundle", str(tiny_bundle), "--chunk-size", "2"]
+
+    killed = start_batch(args, log, 0, out)
+    killed.kill()  # SIGKILL: no handler runs, a line may be torn
+    killed.wait(timeout=30)
+    after_kill = lines_in(out)
+    assert after_kill < 601, "the run should have been killed before it ended"
+
+    refused = run_cli(*args)
+    assert refused.returncode == 2 and "--resume" in refused.stderr and "--overwrite" in refused.stderr
+
+    stopped = start_batch([*args, "--resume"], log, after_kill, out)
+    stopped.send_signal(signal.SIGTERM)
+    assert stopped.wait(timeout=60) == 143
+    message = log.read_text()
+    assert "stopped by SIGTERM" in message and "--resume" in message and "Traceback" not in message
+    assert after_kill < lines_in(out) < 601
+
+    finished = run_cli(*args, "--resume")
+    assert finished.returncode == 1, finished.stderr  # the Latin-1 file is an error row
+    assert "Traceback" not in finished.stderr and "rows with an error: 1" in finished.stderr
+    ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(ids) == sorted([*(f"{texts}#{number}" for number in range(1, 601)), str(bad)])

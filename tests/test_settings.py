@@ -51,6 +51,14 @@ def test_the_shutdown_grace_period_is_read_in_whole_seconds() -> None:
     assert ServiceSettings.from_env({"HUMANORAI_SHUTDOWN_GRACE_S": "2.5"}).shutdown_grace_s == 3
 
 
+def test_segment_members_are_read_as_a_list_and_default_to_none() -> None:
+    assert ServiceSettings.from_env({}).engine.segment_members is None
+    chosen = ServiceSettings.from_env({"HUMANORAI_SEGMENT_MEMBERS": " drf, BERT ,"}).engine.segment_members
+    assert chosen == ("drf", "BERT")
+    with pytest.raises(ValueError, match="segment members: name at least one member"):
+        ServiceSettings.from_env({"HUMANORAI_SEGMENT_MEMBERS": " , "})
+
+
 def test_openvino_int8_without_nncf_is_refused_naming_the_option_and_the_extra(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert TransformerTrainSettings(openvino_int8=True).int8_calibration_texts == 300  # nncf is installed here

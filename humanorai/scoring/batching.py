@@ -5,6 +5,9 @@ Modelled on text-embeddings-inference's queue: the limits are passed in once, re
 tokens counted as UTF-8 bytes, and at most ``max_queued_texts`` texts wait at once — past that :meth:`submit` refuses
 with :class:`Overloaded` instead of letting memory grow.
 
+A request may name its own scoring (the engine scores segments with fewer members than whole texts); only
+requests with the same scoring are merged, and requests are still taken in the order they came.
+
 Scoring runs in steps (a transformer's step is one run of windows). One worker thread takes the batches in
 progress in turn, one step each, so a batch of short texts that arrives while a long text is being scored
 waits at most one of its steps, not the whole text. Between two steps a batch whose callers have all gone
@@ -17,7 +20,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -27,6 +30,8 @@ from humanorai.members.base import Steps
 from humanorai.settings import BatchLimits
 
 Result = TypeVar("Result")
+#: What scores a batch's texts, step by step.
+Scoring = Callable[[list[str]], Steps[list[Result]]]
 
 
 class Overloaded(HumanoraiError):
@@ -47,6 +52,7 @@ class _Request(Generic[Result]):
     #: Never set running: cancelling it (the caller has gone) stays possible until its result is set.
     future: Future[list[Result]]
     enqueued: float
+    scoring: Scoring[Result]
 
     @property
     def tokens(self) -> int:
@@ -71,8 +77,7 @@ class _Batch(Generic[Result]):
 class MicroBatcher(Generic[Result]):
     """One worker thread that scores merged requests step by step, batches in progress taking turns."""
 
-    def __init__(self, scoring: Callable[[list[str]], Steps[list[Result]]], limits: BatchLimits,
-                 observer: BatchObserver | None = None) -> None:
+    def __init__(self, scoring: Scoring[Result], limits: BatchLimits, observer: BatchObserver | None = None) -> None:
         self._scoring = scoring
         self.limits = limits
         self._observer = observer
@@ -87,19 +92,28 @@ class MicroBatcher(Generic[Result]):
     def queued_texts(self) -> int:
         return self._queued_texts
 
-    def submit(self, texts: list[str]) -> Future[list[Result]]:
-        """Queue ``texts``; the future resolves to their results, in order. Cancel it to give up: the work
-        stops at the next step if no other caller shares its batch."""
-        future: Future[list[Result]] = Future()
+    def submit(self, texts: list[str], scoring: Scoring[Result] | None = None) -> Future[list[Result]]:
+        """Queue ``texts`` for ``scoring`` (default: the batcher's); the future resolves to their results, in
+        order. Cancel it to give up: the work stops at the next step if no other caller shares its batch."""
+        return self.submit_together([(texts, scoring)])[0]
+
+    def submit_together(self, parts: Sequence[tuple[list[str], Scoring[Result] | None]]) -> list[Future[list[Result]]]:
+        """Queue one caller's texts that need different scorings (a text and its segments) as one: all of
+        them or, when the queue is too full for them together, none (:class:`Overloaded`). A caller alone
+        in the queue is always accepted, however many texts it brings."""
+        futures: list[Future[list[Result]]] = [Future() for _ in parts]
+        texts = sum(len(part) for part, _ in parts)
         with self._condition:
             if self._closed:
                 raise Overloaded("the engine is shutting down")
-            if self._queued_texts + len(texts) > self.limits.max_queued_texts and self._queue:
+            if self._queued_texts + texts > self.limits.max_queued_texts and self._queue:
                 raise Overloaded(f"{self._queued_texts} texts are already waiting; retry shortly")
-            self._queue.append(_Request(list(texts), future, time.perf_counter()))
-            self._queued_texts += len(texts)
+            enqueued = time.perf_counter()
+            for (part, scoring), future in zip(parts, futures, strict=True):
+                self._queue.append(_Request(list(part), future, enqueued, scoring or self._scoring))
+            self._queued_texts += texts
             self._condition.notify()
-        return future
+        return futures
 
     def close(self) -> None:
         """Refuse new work, finish what was accepted, and stop the worker."""
@@ -118,7 +132,7 @@ class MicroBatcher(Generic[Result]):
                 started = time.perf_counter()
                 texts = [text for request in requests for text in request.texts]
                 waited_ms = 1000.0 * (started - min(request.enqueued for request in requests))
-                in_progress.append(_Batch(requests, self._scoring(texts), waited_ms))
+                in_progress.append(_Batch(requests, requests[0].scoring(texts), waited_ms))
             if not in_progress:  # only cancelled requests were waiting
                 continue
             batch = in_progress.popleft()
@@ -174,7 +188,7 @@ class MicroBatcher(Generic[Result]):
                     continue
                 too_many = texts + len(request.texts) > self.limits.max_batch_texts
                 too_long = tokens + request.tokens > self.limits.max_batch_tokens
-                if requests and (too_many or too_long):
+                if requests and (too_many or too_long or request.scoring is not requests[0].scoring):
                     break
                 requests.append(self._queue.popleft())
                 texts += len(request.texts)

@@ -149,22 +149,23 @@ class Service:
         if problem:
             raise ApiError(422, f"{label} {problem}")
 
-    async def score(self, request: Request, texts: list[str], method: str | None,
-                    point: str | None) -> list[Prediction]:
+    async def score(self, request: Request, texts: list[str], method: str | None, point: str | None,
+                    segments: bool) -> list[Prediction]:
         """Refuse a request that would cost too much, then wait for its answer until its deadline or
         until its client goes; in both cases its scoring stops at the next step."""
         engine = self.loader.ready_engine()
         with self.admission:
             limit = self.settings.max_request_tokens
-            cost = await run_in_threadpool(engine.cost_over, texts, limit)
+            cost = await run_in_threadpool(engine.cost_over, texts, limit, segments)
             if cost is not None:
                 raise ApiError(413, f"this request would run {cost} token positions through the models (windows "
                                     f"x tokens, every member summed); the limit is {limit} "
                                     "(HUMANORAI_MAX_REQUEST_TOKENS): send shorter texts or fewer per call",
                                detail={"cost": cost, "limit": limit})
             arrived = request.scope.get("state", {}).get(ARRIVED, time.monotonic())
-            return await self._answer(request, engine.submit(texts, method, point),
-                                      arrived + self.settings.request_timeout_s)
+            # Off the event loop: normalising a long text, or cutting it into many segments, takes a while.
+            queued = await run_in_threadpool(engine.submit, texts, method, point, segments)
+            return await self._answer(request, queued, arrived + self.settings.request_timeout_s)
 
     async def _answer(self, request: Request, queued: Future[list[Prediction]],
                       deadline: float) -> list[Prediction]:
@@ -196,9 +197,10 @@ public = APIRouter()
 
 @api.post("/predict", response_model=PredictResponse)
 async def predict(body: PredictRequest, request: Request, parts: ServiceDependency) -> PredictResponse:
-    """Classify one text: each model's verdict and the ensemble's (the bundle's method unless asked otherwise)."""
+    """Classify one text: each model's verdict and the ensemble's (the bundle's method unless asked otherwise),
+    and with ``segments`` the score of each of its segments."""
     parts.check_text(body.text, "text")
-    (prediction,) = await parts.score(request, [body.text], body.ensemble, body.operating_point)
+    (prediction,) = await parts.score(request, [body.text], body.ensemble, body.operating_point, body.segments)
     return PredictResponse.of(prediction, body.text)
 
 
@@ -210,7 +212,7 @@ async def predict_batch(body: BatchPredictRequest, request: Request, parts: Serv
         raise ApiError(413, f"{len(body.texts)} texts; the limit per call is {limit}")
     for position, text in enumerate(body.texts):
         parts.check_text(text, f"texts[{position}]")
-    predictions = await parts.score(request, body.texts, body.ensemble, body.operating_point)
+    predictions = await parts.score(request, body.texts, body.ensemble, body.operating_point, body.segments)
     return BatchPredictResponse(results=[PredictResponse.of(prediction, text)
                                          for prediction, text in zip(predictions, body.texts, strict=True)])
 

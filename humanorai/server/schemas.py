@@ -2,16 +2,19 @@
 
 This is the one wire shape: the engine's :class:`Prediction` converts to it once
 (:meth:`PredictResponse.of`), for the API and for ``humanorai predict --json`` alike. The response keeps
-the original app's fields (``individual_results``, ``ensemble``) and adds timings, windows and flags.
+the original app's fields (``individual_results``, ``ensemble``) and adds timings, windows and flags, and
+segment scores when asked for.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 
 from humanorai.labels import label_name
 from humanorai.scoring.engine import Prediction
 from humanorai.scoring.ensemble import Verdict, Vote, confidence_percent
+from humanorai.scoring.segments import MIXED_MARGIN, MIXED_WORD_SHARE, SEGMENT_THRESHOLD, Segment
+from humanorai.segmentation import MIN_SEGMENT_WORDS
 from humanorai.settings import EnsembleMethod, OperatingPoint
 
 #: Below this many words a verdict is flagged as unreliable (the web page asks for at least this many).
@@ -19,6 +22,11 @@ MIN_RELIABLE_WORDS = 50
 OPERATING_POINT_DESCRIPTION = ("balanced (default), fpr5 or fpr1: call a text AI only below the p_human at "
                                "which at most 5 % / 1 % of human validation texts were called AI.")
 ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or stacked; default: the bundle's."
+SEGMENTS_DESCRIPTION = (f"Also score the text's segments (sentences grouped to at least {MIN_SEGMENT_WORDS} words) "
+                        "and say whether the text is mixed. Costs about twice a plain answer.")
+MIXED_DESCRIPTION = (f"With segments: true when each label holds at least {MIXED_WORD_SHARE:.0%} of the words, "
+                     f"counting a segment's words for its label only when its p_human is at least {MIXED_MARGIN:g} "
+                     f"from {SEGMENT_THRESHOLD:g}. Null without segments.")
 
 
 class PredictRequest(BaseModel):
@@ -27,12 +35,14 @@ class PredictRequest(BaseModel):
     text: StrictStr = Field(description="The text to classify (English).")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
     operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
+    segments: StrictBool = Field(default=False, description=SEGMENTS_DESCRIPTION)
 
 
 class BatchPredictRequest(BaseModel):
     texts: list[StrictStr] = Field(min_length=1, description="Texts to classify, each scored as in /predict.")
     ensemble: EnsembleMethod | None = Field(default=None, description=ENSEMBLE_DESCRIPTION)
     operating_point: OperatingPoint | None = Field(default=None, description=OPERATING_POINT_DESCRIPTION)
+    segments: StrictBool = Field(default=False, description=SEGMENTS_DESCRIPTION)
 
 
 class MemberResult(BaseModel):
@@ -68,6 +78,20 @@ class EnsembleResult(BaseModel):
                    operating_point=verdict.operating_point)
 
 
+class SegmentResult(BaseModel):
+    start: int = Field(ge=0, description="Offset of the segment's first character in the submitted text, in Unicode "
+                                         "code points (JavaScript's string indices count a character beyond U+FFFF, "
+                                         "such as an emoji, twice).")
+    end: int = Field(ge=0, description="Offset just past its last character; the segments cover the text in order, "
+                                       "each starting where the previous one ended.")
+    p_human: float = Field(ge=0.0, le=1.0, description="Mean p_human of the members that score short spans well.")
+    label: str = Field(description=f"HUMAN when p_human is at least {SEGMENT_THRESHOLD:g}, else AI.")
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentResult:
+        return cls(start=segment.start, end=segment.end, p_human=round(segment.p_human, 6), label=segment.label)
+
+
 class PredictResponse(BaseModel):
     individual_results: dict[str, MemberResult]
     ensemble: EnsembleResult
@@ -78,6 +102,9 @@ class PredictResponse(BaseModel):
     unavailable_models: list[str]
     word_count: int
     low_reliability: bool = Field(description="True under 50 words: verdicts on short texts are unreliable.")
+    segments: list[SegmentResult] | None = Field(default=None, description="With segments: the text's segments, "
+                                                                           "in order. Null without segments.")
+    mixed: bool | None = Field(default=None, description=MIXED_DESCRIPTION)
 
     @classmethod
     def of(cls, prediction: Prediction, text: str) -> PredictResponse:
@@ -90,6 +117,9 @@ class PredictResponse(BaseModel):
             windows=dict(prediction.windows), cached=prediction.cached, bundle=prediction.bundle_id,
             unavailable_models=list(prediction.unavailable), word_count=words,
             low_reliability=words < MIN_RELIABLE_WORDS,
+            segments=None if prediction.segments is None else [SegmentResult.of(segment)
+                                                               for segment in prediction.segments],
+            mixed=prediction.mixed,
         )
 
 

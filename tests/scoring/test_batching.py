@@ -179,3 +179,35 @@ def test_a_text_long_in_tokens_is_not_merged_with_short_ones_it_would_hold_up() 
     heavy.result(timeout=10)
     batcher.close()
     assert scorer.batches == [[heavy_text], ["short"]]
+
+
+def test_requests_for_another_scoring_are_not_merged_and_keep_their_turn() -> None:
+    documents, segments = RecordingScorer(), RecordingScorer()
+    documents.release.clear()
+    batcher = MicroBatcher(documents, BatchLimits(max_wait_ms=1, max_batch_texts=64))
+    blocker = batcher.submit(["first"])
+    time.sleep(0.05)  # the worker now holds "first" and waits for release
+    queued = [batcher.submit(["d1"]), batcher.submit(["s1"], segments), batcher.submit(["s2"], segments),
+              batcher.submit(["d2"])]
+    documents.release.set()
+    assert [future.result(timeout=5) for future in [blocker, *queued]] == [["FIRST"], ["D1"], ["S1"], ["S2"], ["D2"]]
+    batcher.close()
+    assert documents.batches == [["first"], ["d1"], ["d2"]]
+    assert segments.batches == [["s1", "s2"]]
+
+
+def test_requests_submitted_together_are_queued_together_or_refused_together() -> None:
+    scorer, other = RecordingScorer(), RecordingScorer()
+    scorer.release.clear()
+    batcher = MicroBatcher(scorer, BatchLimits(max_wait_ms=1, max_queued_texts=4))
+    blocker = batcher.submit(["first"])
+    time.sleep(0.05)  # the worker holds "first"; the queue is empty
+    alone = batcher.submit_together([(["a"], None), ([f"s{i}" for i in range(6)], other)])  # more than the limit
+    with pytest.raises(Overloaded):
+        batcher.submit_together([(["b"], None), (["t"], other)])  # the queue is no longer empty
+    assert batcher.queued_texts == 7
+    scorer.release.set()
+    assert [future.result(timeout=5) for future in [blocker, *alone]] == [
+        ["FIRST"], ["A"], [f"S{i}" for i in range(6)]]
+    batcher.close()
+    assert scorer.batches == [["first"], ["a"]]

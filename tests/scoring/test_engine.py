@@ -1,15 +1,20 @@
 import json
 import shutil
+import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from humanorai.errors import InputError
+from humanorai.errors import InputError, SettingsError
 from humanorai.evaluation.metrics import binary_metrics
 from humanorai.labels import AI, HUMAN
 from humanorai.scoring.engine import Engine, EngineObserver
+from humanorai.scoring.segments import is_mixed
+from humanorai.segmentation import segment_spans, word_count
 from humanorai.settings import BatchLimits, EngineSettings
 from tests.synthetic import make_rows
 
@@ -51,6 +56,28 @@ def test_the_engine_separates_the_classes(engine: Engine) -> None:
     p_human = np.array([p.verdict.p_human for p in engine.predict([row["text"] for row in held_out])])
     labels = np.array([int(row["label"]) for row in held_out])
     assert binary_metrics(labels, p_human)["roc_auc"] > 0.8
+
+
+class CtrlCDuringAStep(EngineObserver):
+    """Sends SIGINT to the main thread from inside a member's step in a pool thread, once, and holds that step a
+    moment: the interruption lands while the step still runs."""
+
+    def __init__(self) -> None:
+        self.once = threading.Lock()
+
+    def on_member(self, member: str, seconds: float) -> None:
+        if self.once.acquire(blocking=False):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+            time.sleep(0.3)
+
+
+def test_ctrl_c_while_members_score_side_by_side_is_a_keyboard_interrupt(engine: Engine,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first member to finish does so while the other groups still score (each group has steps left), so
+    # its step runs in a pool thread; closing that running step used to turn Ctrl-C into a ValueError.
+    monkeypatch.setattr(engine, "observer", CtrlCDuringAStep())
+    with pytest.raises(KeyboardInterrupt):
+        engine.predict([row["text"] for row in make_rows(8, seed=88)])
 
 
 @pytest.mark.parametrize(("texts", "message"), [
@@ -177,3 +204,65 @@ def test_an_operating_point_calls_ai_only_below_its_threshold(engine: Engine) ->
                 assert verdict.prediction == (HUMAN if verdict.p_human >= thresholds[point] else AI)
     balanced = engine.predict(TEXTS[:3])
     assert {prediction.verdict.operating_point for prediction in balanced} == {"balanced"}
+
+
+def test_segments_cover_the_text_and_score_the_mean_of_the_segment_members(engine: Engine) -> None:
+    text = "\n\n".join(TEXTS[:4]) + "  \n"
+    (prediction,) = engine.predict([text], segments=True)
+    assert prediction.segments is not None and len(prediction.segments) > 1
+    assert [(s.start, s.end) for s in prediction.segments] == [(s.start, s.end) for s in segment_spans(text)]
+    assert [member.name for member in engine.segment_members] == ["DRF", "GBM", "GLM", "BERT"]
+    alone = engine.predict([text[segment.start:segment.end] for segment in prediction.segments])
+    for segment, scored in zip(prediction.segments, alone, strict=True):
+        mean = np.mean([vote.p_human for vote in scored.votes if vote.member != "RoBERTa"])
+        assert segment.p_human == pytest.approx(mean, abs=0.01)  # INT8 BERT moves with the batch's padding
+        assert segment.words == word_count(text[segment.start:segment.end])
+    assert prediction.mixed is is_mixed(prediction.segments)
+    plain = engine.predict([text])[0]
+    assert (plain.segments, plain.mixed, plain.cached, plain.votes) == (None, None, True, prediction.votes)
+    assert engine.cost([text], segments=True) > engine.cost([text])
+    assert engine.cost_over([text], engine.cost([text]), segments=True) == engine.cost([text], segments=True)
+
+
+def test_chosen_segment_members_score_segments_through_the_batcher_and_cache(tiny_bundle: Path) -> None:
+    engine = Engine.load(tiny_bundle, settings=EngineSettings(batching=BatchLimits(max_wait_ms=1),
+                                                              segment_members=("glm", "drf")))
+    text = "\n\n".join(TEXTS[4:8])
+    first, again = engine.predict([text], segments=True)[0], engine.predict([text], segments=True)[0]
+    assert [member.name for member in engine.segment_members] == ["DRF", "GLM"]
+    assert first.segments is not None and again.cached and again.segments == first.segments
+    for segment in first.segments:
+        votes = engine.predict([text[segment.start:segment.end]])[0].votes
+        assert segment.p_human == pytest.approx((votes[0].p_human + votes[2].p_human) / 2, abs=1e-12)
+    engine.close()
+    with pytest.raises(SettingsError, match="segment member.* SVM not in this bundle"):
+        Engine.load(tiny_bundle, settings=EngineSettings(segment_members=("SVM",)))
+
+
+def test_segments_need_a_segment_member_loaded(engine: Engine) -> None:
+    roberta_only = Engine(engine.manifest, engine.context, engine.members[-1:], {}, EngineSettings(cache_size=0))
+    assert roberta_only.segment_members == []
+    assert roberta_only.predict(TEXTS[:1])[0].segments is None
+    with pytest.raises(InputError, match="segment scores need one of the members DRF, GBM, GLM, BERT"):
+        roberta_only.predict(TEXTS[:1], segments=True)
+    roberta_only.close()
+
+
+def test_a_cancelled_segmented_request_costs_no_scoring(engine: Engine) -> None:
+    observer = BatchCounter()
+    waiting = Engine(engine.manifest, engine.context, engine.members, {},
+                     EngineSettings(cache_size=0, batching=BatchLimits(max_wait_ms=300)), observer)
+    future = waiting.submit(["\n\n".join(TEXTS[8:12])], segments=True)
+    assert waiting.queued_texts > 2  # the text and its segments wait for company
+    future.cancel()
+    time.sleep(0.6)  # past the wait: the batcher finds only cancelled requests
+    assert observer.sizes == [] and waiting.queued_texts == 0
+    waiting.close()
+
+
+def test_a_text_with_more_segments_than_the_queue_holds_is_accepted_alone(engine: Engine) -> None:
+    small_queue = Engine(engine.manifest, engine.context, engine.members, {},
+                         EngineSettings(cache_size=0, batching=BatchLimits(max_wait_ms=1, max_queued_texts=2)))
+    (prediction,) = small_queue.predict(["\n\n".join(TEXTS[12:18])], segments=True)
+    assert prediction.segments is not None and len(prediction.segments) > 2  # text and segments queued as one
+    small_queue.close()

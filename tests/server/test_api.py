@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from humanorai.java_runtime import java_runtime
+from humanorai.scoring.segments import MIXED_MARGIN, MIXED_WORD_SHARE
 from tests.server.conftest import TEST_SETTINGS, LiveServer, in_process, start_server, stop_server
 from tests.synthetic import make_rows
 
@@ -100,6 +101,8 @@ def test_the_ensemble_method_is_chosen_per_request(app_client: TestClient) -> No
     (b'{"text": "x \\ud800 y"}', 422, "text has an unpaired surrogate (U+D800) at character 2"),
     (b'{"text": "fine", "operating_point": "fpr2"}', 422,
      "operating_point: Input should be 'balanced', 'fpr5' or 'fpr1'"),
+    (b'{"text": "fine", "segments": "yes"}', 422, "segments: Input should be a valid boolean"),
+    (b'{"text": "fine", "segments": 1}', 422, "segments: Input should be a valid boolean"),
     (('{"text": "' + "a" * 20001 + '"}').encode(), 413, "text has 20001 characters; the limit is 20000"),
 ])
 def test_bad_input_gets_a_clear_4xx(app_client: TestClient, body: bytes, status: int, message: str) -> None:
@@ -249,3 +252,32 @@ def test_the_api_docs_need_no_cdn(app_client: TestClient) -> None:
     schema = app_client.get("/openapi.json").json()["components"]["schemas"]
     assert schema["PredictRequest"]["properties"]["text"]["minLength"] == 1
     assert schema["BatchPredictRequest"]["properties"]["texts"]["minItems"] == 1
+
+
+def test_segments_are_given_when_asked_and_cover_the_text(app_client: TestClient) -> None:
+    text = "\n\n".join(row["text"] for row in make_rows(6, seed=12)[:4]) + " 😀 \n"
+    plain = app_client.post("/predict", json={"text": text}).json()
+    body = app_client.post("/predict", json={"text": text, "segments": True}).json()
+    assert (plain["segments"], plain["mixed"]) == (None, None)
+    assert isinstance(body["mixed"], bool) and len(body["segments"]) > 1
+    assert body["individual_results"] == plain["individual_results"] and body["cached"] is True
+    starts = [segment["start"] for segment in body["segments"]]
+    ends = [segment["end"] for segment in body["segments"]]
+    assert starts == [0, *ends[:-1]] and ends[-1] == len(text)  # code points: the emoji counts once
+    for segment in body["segments"]:
+        assert set(segment) == {"start", "end", "p_human", "label"}
+        assert segment["label"] == ("HUMAN" if segment["p_human"] >= 0.5 else "AI")
+    batch = app_client.post("/predict/batch", json={"texts": [text, LONG_ENOUGH], "segments": True}).json()
+    assert batch["results"][0]["segments"] == body["segments"]
+    assert batch["results"][1]["segments"][-1]["end"] == len(LONG_ENOUGH)
+
+
+def test_the_schema_documents_segments_and_the_mixed_rule(app_client: TestClient) -> None:
+    schemas = app_client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["PredictRequest"]["properties"]["segments"] == {
+        "type": "boolean", "default": False, "title": "Segments",
+        "description": schemas["BatchPredictRequest"]["properties"]["segments"]["description"]}
+    mixed = schemas["PredictResponse"]["properties"]["mixed"]["description"]
+    assert f"at least {MIXED_WORD_SHARE:.0%} of the words" in mixed and f"at least {MIXED_MARGIN:g} from 0.5" in mixed
+    segment = schemas["SegmentResult"]["properties"]
+    assert segment["start"]["minimum"] == 0 and (segment["p_human"]["minimum"], segment["p_human"]["maximum"]) == (0, 1)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -26,6 +27,10 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARTICLE = " ".join(row["text"] for row in make_rows(2, seed=41)[:1])
 SHORT = "Far too short to judge."
+#: Paragraphs with an emoji beyond U+FFFF, which JavaScript counts as two units and the API's offsets as one.
+PARAGRAPHS = "\n\n".join(row["text"] for row in make_rows(8, seed=12)[:4]).replace(" ", " 😀 ", 1)
+#: The underline of each band of p_human, lowest first: hue is never the only cue.
+BAND_UNDERLINES = ["wavy", "dashed", "dotted", None, None]
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +192,39 @@ def test_a_server_with_an_api_key_asks_for_it_and_then_answers(browser: WebDrive
         assert not browser.find_element(By.ID, "error").is_displayed()
     finally:
         stop_server(server)
+
+
+def test_segments_are_highlighted_with_a_legend_and_show_their_p_human(browser: WebDriver,
+                                                                       live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    type_text(browser, PARAGRAPHS)
+    browser.find_element(By.ID, "segments").click()
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "segments-view")))
+    legend = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#legend li")]
+    assert [entry.split(" (")[0] for entry in legend] == [
+        "text very AI-like", "text AI-like", "text uncertain", "text human-like", "text very human-like"]
+    assert "wavy underline" in legend[0] and "p_human 0.8 or more" in legend[4]
+    api = httpx.post(f"{live_server.url}/predict", json={"text": PARAGRAPHS, "segments": True}, timeout=60).json()
+    spans = browser.find_elements(By.CSS_SELECTOR, "#highlighted .segment")
+    assert len(spans) == len(api["segments"]) > 1
+    characters = list(PARAGRAPHS)
+    for span, segment in zip(spans, api["segments"], strict=True):
+        assert span.get_attribute("textContent") == "".join(characters[segment["start"]:segment["end"]])
+        band = sum(segment["p_human"] >= bound for bound in (0.2, 0.4, 0.6, 0.8))
+        assert f"band-{band}" in span.get_attribute("class").split()
+        line, style = (span.value_of_css_property(f"text-decoration-{part}") for part in ("line", "style"))
+        assert (line, style) == (("underline", BAND_UNDERLINES[band]) if BAND_UNDERLINES[band] else ("none", "solid"))
+    assert browser.find_element(By.ID, "mixed-note").text.startswith("Mixed" if api["mixed"] else "Not mixed")
+    detail = browser.find_element(By.ID, "segment-detail")
+    ActionChains(browser).move_to_element(spans[1]).perform()
+    assert f"Segment 2 of {len(spans)}: p_human {api['segments'][1]['p_human']:.3f}" in detail.text
+    browser.execute_script("arguments[0].focus()", spans[0])
+    assert f"Segment 1 of {len(spans)}: p_human {api['segments'][0]['p_human']:.3f}" in detail.text
+    assert spans[0].get_attribute("title").startswith(f"p_human {api['segments'][0]['p_human']:.3f}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('segments-view').scrollIntoView()")
+    assert browser.save_screenshot(str(ARTIFACTS / "segments.png"))
+    browser.find_element(By.ID, "segments").click()  # unchecked: the next answer has no segments
+    browser.find_element(By.ID, "analyze").click()
+    wait.until(expected_conditions.invisibility_of_element_located((By.ID, "segments-view")))

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from humanorai.cpus import usable_cpus
 from humanorai.errors import SettingsError
 from humanorai.settings import Backend, Device, Precision
+
+if TYPE_CHECKING:
+    from humanorai.members.transformer.cuda_graphs import CapturedForward
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class LogitsBackend(Protocol):
     """Runs the classifier on token ids: ``(batch, seq)`` int64 arrays in, ``(batch, 2)`` logits out."""
 
     description: str
+    #: Where the model runs, ``cpu`` or ``cuda``: a GPU needs wider runs of windows to be kept busy.
+    device: str
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
 
@@ -44,6 +49,7 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.description = f"onnx {'int8' if path.name == ONNX_INT8 else 'fp32'}"
+        self.device = "cpu"
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         outputs = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
@@ -69,6 +75,7 @@ class OpenVinoBackend:
         self._output = self._compiled.output(0)
         self._requests = threading.local()  # an infer request serves one call at a time
         self.description = f"openvino {precision}"
+        self.device = "cpu"
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         request = getattr(self._requests, "request", None)
@@ -79,9 +86,15 @@ class OpenVinoBackend:
 
 
 class TorchBackend:
-    """PyTorch inference; on CUDA out-of-memory it frees the cache and moves to the CPU for good."""
+    """PyTorch inference; on CUDA out-of-memory it frees the cache and moves to the CPU for good.
 
-    def __init__(self, folder: Path, device: str, precision: str, threads: int) -> None:
+    Given ``graph_window_length`` on CUDA, runs of windows up to that many tokens replay CUDA graphs captured
+    here (see :mod:`~humanorai.members.transformer.cuda_graphs`) instead of launching each kernel; where the
+    capture fails or disagrees with the eager run, it runs eagerly and its description says so.
+    """
+
+    def __init__(self, folder: Path, device: str, precision: str, threads: int,
+                 graph_window_length: int | None = None) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification
 
@@ -93,8 +106,15 @@ class TorchBackend:
         dtype = torch.float16 if precision == "fp16" else torch.float32
         model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
         self._model = model.to(device).eval()
-        self._device = device
-        self.description = f"torch {precision} on {device}"
+        self.device = device
+        self._graphs: CapturedForward | None = None
+        if graph_window_length is not None and device == "cuda":
+            from humanorai.members.transformer.cuda_graphs import CapturedForward
+
+            pad_id = self._model.config.pad_token_id
+            self._graphs = CapturedForward.capture(self._model, graph_window_length, 0 if pad_id is None else pad_id,
+                                                   self._eager, folder.name)
+        self.description = f"torch {precision} on {device}" + (" with cuda graphs" if self._graphs else "")
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         try:
@@ -106,10 +126,18 @@ class TorchBackend:
             return self._forward(input_ids, attention_mask)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """A captured graph's replay where one holds the run, else the eager forward pass."""
+        if self._graphs is not None:
+            replayed = self._graphs.logits(input_ids, attention_mask)
+            if replayed is not None:
+                return replayed
+        return self._eager(input_ids, attention_mask)
+
+    def _eager(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            output = self._model(input_ids=torch.from_numpy(input_ids).to(self._device),
-                                 attention_mask=torch.from_numpy(attention_mask).to(self._device)).logits
+            output = self._model(input_ids=torch.from_numpy(input_ids).to(self.device),
+                                 attention_mask=torch.from_numpy(attention_mask).to(self.device)).logits
         return output.float().cpu().numpy().astype(np.float64)
 
     def _fall_back_to_cpu(self) -> None:
@@ -118,11 +146,12 @@ class TorchBackend:
 
         logger.warning("%s ran out of GPU memory; continuing on the CPU in fp32", self.description)
         self._model = None
+        self._graphs = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         torch.set_num_threads(self._threads)
         self._model = AutoModelForSequenceClassification.from_pretrained(self._folder, dtype=torch.float32).eval()
-        self._device = "cpu"
+        self.device = "cpu"
         self.description = "torch fp32 on cpu"
 
 
@@ -162,14 +191,16 @@ def fast_openvino_int8() -> bool:
 
 
 def make_backend(folder: Path, backend: Backend = "auto", precision: Precision = "auto",
-                 device: Device | str = "auto", threads: int | None = None) -> LogitsBackend:
+                 device: Device | str = "auto", threads: int | None = None,
+                 graph_window_length: int | None = None) -> LogitsBackend:
     """Pick the backend from what this machine has: PyTorch FP16 on CUDA; on a CPU with AMX-INT8 or AVX-512
     VNNI the OpenVINO static INT8, where the bundle has it; on a CPU with BF16 matrix instructions OpenVINO
     BF16; otherwise ONNX Runtime — INT8 with integer dot products, else FP32.
 
     ``auto`` only picks what the bundle holds: a ``--serving-only`` bundle keeps just the INT8 files, so it
     runs on ONNX Runtime INT8 (or the OpenVINO INT8 it was given); asking explicitly for a missing file is
-    an error that says so.
+    an error that says so. ``graph_window_length`` asks PyTorch on CUDA for CUDA graphs of runs up to that
+    many tokens (see :class:`TorchBackend`); the other backends have none and ignore it.
     """
     threads = threads or usable_cpus()
     has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
@@ -194,7 +225,7 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     if precision not in ("fp16", "fp32"):
         raise SettingsError(f"the torch backend has fp16 (CUDA) and fp32, not {precision}")
     _bundle_file(folder, WEIGHTS)
-    return TorchBackend(folder, device, precision, threads)
+    return TorchBackend(folder, device, precision, threads, graph_window_length)
 
 
 def _auto_backend(device: str, has_onnx: bool, has_fp32: bool, has_openvino_int8: bool) -> Backend:

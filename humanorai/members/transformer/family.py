@@ -34,13 +34,21 @@ class TransformerFamily:
 
     def load(self, context: BundleContext, entry: MemberEntry) -> Member:
         from humanorai.members.transformer.backends import make_backend
-        from humanorai.members.transformer.member import TransformerMember, WindowSettings
+        from humanorai.members.transformer.member import (
+            CPU_TOKENS_PER_RUN,
+            GPU_TOKENS_PER_RUN,
+            TransformerMember,
+            WindowSettings,
+        )
 
         folder = context.root / entry.options["folder"]
         settings = context.transformers
-        backend = make_backend(folder, settings.backend, settings.precision, settings.device, settings.threads)
         max_length = settings.max_length or int(entry.options["max_length"])
+        backend = make_backend(folder, settings.backend, settings.precision, settings.device, settings.threads,
+                               graph_window_length=max_length if settings.cuda_graphs else None)
         windows = WindowSettings(max_length=max_length, stride=settings.stride or max_length // 4,
+                                 max_tokens_per_run=GPU_TOKENS_PER_RUN if backend.device == "cuda"
+                                 else CPU_TOKENS_PER_RUN,
                                  aggregation=settings.window_aggregation)
         member = TransformerMember(entry.name, folder, NormalizationSpec.from_dict(entry.options["normalization"]),
                                    backend, windows, entry.threshold)

@@ -1,10 +1,21 @@
 // The humanorai page: sends the text to POST /predict and shows the verdict, one card per model,
-// and a statistics view. No framework, no CDN: everything is served by the app itself.
+// a statistics view and, when asked, the text with its segments highlighted. No framework, no CDN:
+// everything is served by the app itself.
 "use strict";
 
 const MIN_WORDS = 50;
 const $ = (id) => document.getElementById(id);
 let lastResult = null;
+// Bands of a segment's p_human: a colour (orange for AI-like, blue for human-like, safe for red-green colour
+// blindness) and an underline pattern (wavy, dashed, dotted, none), so that hue is never the only cue.
+const SEGMENT_BANDS = [
+  { below: 0.2, name: "very AI-like", pattern: "wavy underline" },
+  { below: 0.4, name: "AI-like", pattern: "dashed underline" },
+  { below: 0.6, name: "uncertain", pattern: "dotted underline" },
+  { below: 0.8, name: "human-like", pattern: "no underline" },
+  { below: Infinity, name: "very human-like", pattern: "no underline, darker" },
+];
+const SEGMENT_HINT = "Hover over a highlighted segment, or move to it with Tab, to see its p_human.";
 
 function countWords(text) {
   const trimmed = text.trim();
@@ -51,7 +62,9 @@ async function analyze() {
     const response = await fetch("/predict", {
       method: "POST",
       headers: requestHeaders(),
-      body: JSON.stringify({ text, ensemble: $("method").value, operating_point: $("point").value }),
+      body: JSON.stringify({
+        text, ensemble: $("method").value, operating_point: $("point").value, segments: $("segments").checked,
+      }),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (response.status === 401) {
@@ -65,6 +78,7 @@ async function analyze() {
     }
     lastResult = body;
     render(body);
+    renderSegments(body, text);
   } catch (error) {
     showError(`The server could not be reached: ${error.message}`);
   } finally {
@@ -142,6 +156,56 @@ function card(name, member, milliseconds) {
   time.textContent = milliseconds === undefined ? "" : `${milliseconds.toFixed(1)} ms`;
   article.append(title, label, bar, confidence, time);
   return article;
+}
+
+function segmentBand(pHuman) {
+  const index = SEGMENT_BANDS.findIndex((band) => pHuman < band.below);
+  return { index, ...SEGMENT_BANDS[index] };
+}
+
+function drawLegend() {
+  const items = SEGMENT_BANDS.map((band, index) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = `swatch segment band-${index}`;
+    swatch.textContent = "text";
+    swatch.setAttribute("aria-hidden", "true");
+    const low = index === 0 ? 0 : SEGMENT_BANDS[index - 1].below;
+    const range = band.below === Infinity ? `p_human ${low} or more` : `p_human ${low} to under ${band.below}`;
+    item.append(swatch, ` ${band.name} (${range}; ${band.pattern})`);
+    return item;
+  });
+  $("legend").replaceChildren(...items);
+}
+
+function renderSegments(result, text) {
+  if (!result.segments) {
+    $("segments-view").hidden = true;
+    return;
+  }
+  const characters = Array.from(text); // the API's offsets count code points, not UTF-16 units
+  const count = result.segments.length;
+  const spans = result.segments.map((segment, index) => {
+    const band = segmentBand(segment.p_human);
+    const span = document.createElement("span");
+    span.className = `segment band-${band.index}`;
+    span.textContent = characters.slice(segment.start, segment.end).join("");
+    span.tabIndex = 0;
+    span.dataset.pHuman = String(segment.p_human);
+    span.title = `p_human ${segment.p_human.toFixed(3)}: ${band.name} (${segment.label})`;
+    const detail = `Segment ${index + 1} of ${count}: p_human ${segment.p_human.toFixed(3)}, ${band.name} ` +
+      `(${segment.label}).`;
+    const show = () => { $("segment-detail").textContent = detail; };
+    span.addEventListener("mouseenter", show);
+    span.addEventListener("focus", show);
+    return span;
+  });
+  $("highlighted").replaceChildren(...spans);
+  $("mixed-note").textContent = result.mixed
+    ? "Mixed: a substantial share of the words looks human-written and another AI-generated."
+    : "Not mixed: no substantial share of the words clearly stands apart from the rest.";
+  $("segment-detail").textContent = SEGMENT_HINT;
+  $("segments-view").hidden = false;
 }
 
 function drawChart(result) {
@@ -242,6 +306,7 @@ async function pollReady() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  drawLegend();
   $("text").addEventListener("input", updateCounts);
   $("analyze").addEventListener("click", analyze);
   $("clear").addEventListener("click", clearAll);

@@ -1,0 +1,51 @@
+"""The texts a bundle's training never saw: the rows of the groups its test split held out.
+
+A bundle trained with ``--group-by`` records its command line and the groups of each split, so reading
+its data files again with the same group options finds the rows of its test groups. What is measured on
+them (segment scores: ``experiments/segment_auc.py`` and the corpus test of segments) is measured on texts
+no member was fitted or stopped on.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from humanorai.bundle import Manifest
+from humanorai.corpus import Corpus, load_sources
+from humanorai.errors import DataError
+from humanorai.settings import DataSettings, DataSource
+
+
+def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = ()) -> Corpus:
+    """The rows of ``manifest``'s test groups in ``data`` (default: the data files its training records,
+    relative to ``root``, the folder the training ran in)."""
+    options = _command_options(manifest.command)
+    if "--group-by" not in options:
+        raise DataError("the bundle was trained without --group-by: its held-out texts cannot be told apart")
+    recorded = manifest.training.get("data")
+    if not data and not recorded:
+        raise DataError("the manifest records no data files; name them")
+    # One file recorded as its path (older bundles), or a list of {"path", "sha256", ...}.
+    entries = recorded if isinstance(recorded, list) else [{"path": recorded}]
+    paths = list(data) or [root / str(entry["path"]) for entry in entries]
+    columns = DataSettings(group_by=options["--group-by"], group_pattern=options.get("--group-pattern"))
+    corpus = load_sources([DataSource(path, columns) for path in paths])[0]
+    assert corpus.groups is not None  # read with a group column
+    return corpus.subset(np.flatnonzero(np.isin(corpus.groups, manifest.training["split"]["test"]["groups"])))
+
+
+def _command_options(command: str) -> dict[str, str]:
+    """``--option value`` (or ``--option=value``) pairs of a recorded command line."""
+    words = shlex.split(command)
+    options = {}
+    for index, word in enumerate(words):
+        if word.startswith("--") and "=" in word:
+            name, value = word.split("=", 1)
+            options[name] = value
+        elif word.startswith("--") and index + 1 < len(words) and not words[index + 1].startswith("--"):
+            options[word] = words[index + 1]
+    return options
