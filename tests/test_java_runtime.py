@@ -34,6 +34,9 @@ def test_a_home_needs_java_and_a_jvm_library_and_its_release_gives_the_version(t
     assert modern.jvm_options() == ["--enable-native-access=ALL-UNNAMED"]  # JPype's native load warns from 22
     old = _runtime_at(fake_home(tmp_path / "8", "1.8.0_402"), "PATH")
     assert old is not None and old.major_version == 8 and old.jvm_options() == []
+    (tmp_path / "8" / "release").unlink()  # read once when found, not again on every /ready
+    assert old.describe() == "Java 8 (PATH)"
+    assert _runtime_at(tmp_path / "8", "PATH").major_version is None  # type: ignore[union-attr]
     (tmp_path / "8" / "lib" / "server" / "libjvm.so").unlink()
     assert _runtime_at(tmp_path / "8", "PATH") is None
 
