@@ -14,6 +14,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_MAX_REQUEST_TOKENS | 131072 | most token positions (windows x tokens, all members) per request (413) |
 | HUMANORAI_REQUEST_TIMEOUT_S | 60 | a request unanswered this long after it arrived gets HTTP 504; its scoring stops |
 | HUMANORAI_MAX_BODY_BYTES | 8388608 | largest request body, refused before it is read (more: HTTP 413) |
+| HUMANORAI_MAX_UPLOAD_BYTES | 10485760 | largest file for ``/predict/file`` and ``/extract`` (more: HTTP 413) |
 | HUMANORAI_MAX_HEADER_BYTES | 16384 | largest request head (request line and headers; more: HTTP 431) |
 | HUMANORAI_HEADER_TIMEOUT_S | 10 | a connection that has not sent a whole request head this long is closed (HTTP 408) |
 | HUMANORAI_KEEP_ALIVE_S | 5 | an idle keep-alive connection is closed after this long |
@@ -169,6 +170,8 @@ class ServiceSettings:
     max_request_tokens: int = 131_072
     request_timeout_s: float = 60.0
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Largest uploaded file (``/predict/file``, ``/extract``); their bodies may exceed it by the form's framing.
+    max_upload_bytes: int = 10 * 1024 * 1024
     max_header_bytes: int = 16 * 1024
     header_timeout_s: float = 10.0
     keep_alive_s: float = 5.0
@@ -215,6 +218,7 @@ class ServiceSettings:
             max_request_tokens=int(number("MAX_REQUEST_TOKENS", defaults.max_request_tokens, 1)),
             request_timeout_s=number("REQUEST_TIMEOUT_S", defaults.request_timeout_s, 0.001),
             max_body_bytes=int(number("MAX_BODY_BYTES", defaults.max_body_bytes, 1)),
+            max_upload_bytes=int(number("MAX_UPLOAD_BYTES", defaults.max_upload_bytes, 1)),
             max_header_bytes=int(number("MAX_HEADER_BYTES", defaults.max_header_bytes, 1024)),
             header_timeout_s=number("HEADER_TIMEOUT_S", defaults.header_timeout_s, 0.001),
             keep_alive_s=number("KEEP_ALIVE_S", defaults.keep_alive_s, 0.001),

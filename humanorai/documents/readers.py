@@ -13,6 +13,10 @@ from humanorai.errors import UnsupportedFormat
 
 #: File name suffix (lower case) → the reader that turns such a file's bytes into text.
 READERS: dict[str, Callable[[BinaryIO], str]] = {".pdf": read_pdf, ".docx": read_docx, ".txt": read_txt}
+#: Suffix → the media type an upload of that format declares (for a file sent without a telling name).
+MEDIA_TYPES = {".pdf": "application/pdf",
+               ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+               ".txt": "text/plain"}
 
 
 def is_document(name: str | PurePath) -> bool:

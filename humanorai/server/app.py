@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, Response, Security, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -33,19 +33,26 @@ from humanorai.scoring.engine import Engine, Prediction
 from humanorai.server.error_handlers import ERROR_HANDLERS, RETRY_AFTER_BUSY_S, ApiError
 from humanorai.server.middleware import (
     ARRIVED,
+    BodyLimit,
     EdgeLimitsMiddleware,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
 )
 from humanorai.server.prometheus import ServiceMetrics
 from humanorai.server.schemas import (
+    ENSEMBLE_DESCRIPTION,
+    OPERATING_POINT_DESCRIPTION,
+    SEGMENTS_DESCRIPTION,
     BatchPredictRequest,
     BatchPredictResponse,
+    DocumentResult,
     ErrorResponse,
+    FilePredictResponse,
     PredictRequest,
     PredictResponse,
 )
-from humanorai.settings import ServiceSettings, TransformerSettings
+from humanorai.server.uploads import ACCEPTED, FORM_FRAMING_BYTES, extract
+from humanorai.settings import EnsembleMethod, OperatingPoint, ServiceSettings, TransformerSettings
 from humanorai.text import unencodable
 
 logger = logging.getLogger(__name__)
@@ -65,6 +72,10 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'
                                            "frame-ancestors 'none'"}
 #: Declares the key in the OpenAPI schema; the check itself runs in :class:`EdgeLimitsMiddleware`, before
 #: the body is read.
+#: The routes that take a file, whose bodies have the upload limit (HUMANORAI_MAX_UPLOAD_BYTES).
+UPLOAD_PATHS = frozenset({"/predict/file", "/extract"})
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {415: {"model": ErrorResponse}}
+FILE_DESCRIPTION = f"A document: {ACCEPTED}. Its format comes from its name, else its media type."
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="Needed when the server sets HUMANORAI_API_KEY.")
 
@@ -149,6 +160,11 @@ class Service:
         if problem:
             raise ApiError(422, f"{label} {problem}")
 
+    async def extract(self, upload: UploadFile) -> DocumentResult:
+        """The text of an uploaded document; reading one counts against the admission limit like scoring."""
+        with self.admission:
+            return await extract(upload, self.settings.max_upload_bytes)
+
     async def score(self, request: Request, texts: list[str], method: str | None, point: str | None,
                     segments: bool) -> list[Prediction]:
         """Refuse a request that would cost too much, then wait for its answer until its deadline or
@@ -217,6 +233,28 @@ async def predict_batch(body: BatchPredictRequest, request: Request, parts: Serv
                                          for prediction, text in zip(predictions, body.texts, strict=True)])
 
 
+@api.post("/predict/file", response_model=FilePredictResponse, responses=UPLOAD_RESPONSES)
+async def predict_file(
+    file: Annotated[UploadFile, File(description=FILE_DESCRIPTION)], request: Request, parts: ServiceDependency,
+    ensemble: Annotated[EnsembleMethod | None, Form(description=ENSEMBLE_DESCRIPTION)] = None,
+    operating_point: Annotated[OperatingPoint | None, Form(description=OPERATING_POINT_DESCRIPTION)] = None,
+    segments: Annotated[bool, Form(description=SEGMENTS_DESCRIPTION)] = False,
+) -> FilePredictResponse:
+    """Classify a PDF (its text layer), DOCX or TXT file sent as multipart/form-data, as ``/predict`` would
+    classify its text; the answer includes that text, which segment offsets index into."""
+    document = await parts.extract(file)
+    parts.check_text(document.text, f"the text of {document.filename}")
+    (prediction,) = await parts.score(request, [document.text], ensemble, operating_point, segments)
+    return FilePredictResponse.of_document(prediction, document)
+
+
+@api.post("/extract", response_model=DocumentResult, responses=UPLOAD_RESPONSES)
+async def extract_text(file: Annotated[UploadFile, File(description=FILE_DESCRIPTION)],
+                       parts: ServiceDependency) -> DocumentResult:
+    """The text of a PDF, DOCX or TXT file, not scored: the page shows it, editable, before checking it."""
+    return await parts.extract(file)
+
+
 @api.get("/models")
 async def models(parts: ServiceDependency) -> dict[str, Any]:
     """The bundle's manifest: members, files, thresholds and test metrics."""
@@ -278,7 +316,10 @@ def create_app(bundle: Path, settings: ServiceSettings | None = None,
     # Outermost last: security headers on every answer, then metrics, CORS, and the edge limits.
     guarded = frozenset(route.path for route in api.routes if isinstance(route, APIRoute))
     app.add_middleware(EdgeLimitsMiddleware, guarded_paths=guarded, api_key=settings.api_key,
-                       max_body_bytes=settings.max_body_bytes)
+                       body_limit=BodyLimit(settings.max_body_bytes, "HUMANORAI_MAX_BODY_BYTES"),
+                       upload_paths=UPLOAD_PATHS,
+                       upload_limit=BodyLimit(settings.max_upload_bytes + FORM_FRAMING_BYTES,
+                                              "HUMANORAI_MAX_UPLOAD_BYTES, plus the form's framing"))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,35 +26,47 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
 ARRIVED = "arrived"
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """The most bytes a request body may have, and the setting that says so (named in the 413)."""
+
+    max_bytes: int
+    variable: str
+
+    def message(self) -> str:
+        return f"the request body is larger than the limit of {self.max_bytes} bytes ({self.variable})"
+
+
 class BodyTooLarge(StarletteHTTPException):
     """Raised from ``receive`` as soon as a body sent without a length passes the limit: reading stops."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, body_limit_message(limit), headers={"Connection": "close"})
-
-
-def body_limit_message(limit: int) -> str:
-    return f"the request body is larger than the limit of {limit} bytes (HUMANORAI_MAX_BODY_BYTES)"
+    def __init__(self, limit: BodyLimit) -> None:
+        super().__init__(413, limit.message(), headers={"Connection": "close"})
 
 
 class EdgeLimitsMiddleware:
     """Refuses what it can before the app reads a byte of the body: a missing or wrong API key on the
     routes that need one (401) and a declared ``Content-Length`` over the limit (413). A body sent without
-    a length is counted as it arrives and refused at the limit. Notes each request's arrival time."""
+    a length is counted as it arrives and refused at the limit. Notes each request's arrival time.
+
+    File uploads (``upload_paths``) have a limit of their own: a document may be larger than any JSON body."""
 
     def __init__(self, app: ASGIApp, guarded_paths: frozenset[str], api_key: str | None,
-                 max_body_bytes: int) -> None:
+                 body_limit: BodyLimit, upload_paths: frozenset[str], upload_limit: BodyLimit) -> None:
         self._app = app
         self._guarded_paths = guarded_paths
         self._api_key = api_key
-        self._max_body_bytes = max_body_bytes
+        self._body_limit = body_limit
+        self._upload_paths = upload_paths
+        self._upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         scope.setdefault("state", {})[ARRIVED] = time.monotonic()
-        refusal = self._refusal(scope, Headers(scope=scope))
+        limit = self._upload_limit if scope["path"] in self._upload_paths else self._body_limit
+        refusal = self._refusal(scope, Headers(scope=scope), limit)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -64,21 +77,21 @@ class EdgeLimitsMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self._max_body_bytes:
-                    raise BodyTooLarge(self._max_body_bytes)
+                if received > limit.max_bytes:
+                    raise BodyTooLarge(limit)
             return message
 
         await self._app(scope, receive_within_limit, send)
 
-    def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
+    def _refusal(self, scope: Scope, headers: Headers, limit: BodyLimit) -> Response | None:
         # A CORS preflight carries no key by design; the CORS middleware outside this one answers it.
         if self._api_key is not None and scope["path"] in self._guarded_paths and scope["method"] != "OPTIONS":
             supplied = headers.get("x-api-key")
             if supplied is None or not hmac.compare_digest(supplied.encode(), self._api_key.encode()):
                 return error_response(401, "missing or wrong API key: send it in the X-API-Key header")
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            return error_response(413, body_limit_message(self._max_body_bytes), headers={"Connection": "close"})
+        if declared is not None and declared.isdigit() and int(declared) > limit.max_bytes:
+            return error_response(413, limit.message(), headers={"Connection": "close"})
         return None
 
 

@@ -127,6 +127,27 @@ class BatchPredictResponse(BaseModel):
     results: list[PredictResponse]
 
 
+class DocumentResult(BaseModel):
+    filename: str
+    format: str = Field(description="pdf, docx or txt.")
+    text: str = Field(description="The text read from the file, as it is scored; segment offsets index into it.")
+    characters: int = Field(ge=0)
+    word_count: int = Field(ge=0)
+
+    @classmethod
+    def of(cls, filename: str, file_format: str, text: str) -> DocumentResult:
+        return cls(filename=filename, format=file_format, text=text, characters=len(text),
+                   word_count=len(text.split()))
+
+
+class FilePredictResponse(PredictResponse):
+    document: DocumentResult = Field(description="The file and the text read from it.")
+
+    @classmethod
+    def of_document(cls, prediction: Prediction, document: DocumentResult) -> FilePredictResponse:
+        return cls(**dict(PredictResponse.of(prediction, document.text)), document=document)
+
+
 class ErrorResponse(BaseModel):
     error: str
     detail: object | None = None
