@@ -19,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.documents.samples import docx_bytes, write
 from tests.server.conftest import LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 
@@ -228,3 +229,40 @@ def test_segments_are_highlighted_with_a_legend_and_show_their_p_human(browser: 
     browser.find_element(By.ID, "segments").click()  # unchecked: the next answer has no segments
     browser.find_element(By.ID, "analyze").click()
     wait.until(expected_conditions.invisibility_of_element_located((By.ID, "segments-view")))
+
+
+def test_a_picked_document_is_shown_then_analysed_with_its_segments(browser: WebDriver, live_server: LiveServer,
+                                                                     tmp_path: Path) -> None:
+    wait = open_page(browser, live_server)
+    paragraphs = [row["text"] for row in make_rows(6, seed=43)[:3]]
+    document = write(tmp_path / "essay.docx", docx_bytes(*paragraphs))
+    if not browser.find_element(By.ID, "segments").is_selected():
+        browser.find_element(By.ID, "segments").click()
+    browser.find_element(By.ID, "file").send_keys(str(document))
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "file-note"), "from essay.docx (DOCX)"))
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "segments-view")))
+    text = "\n".join(paragraphs)
+    assert browser.find_element(By.ID, "text").get_attribute("value") == text
+    api = httpx.post(f"{live_server.url}/predict/file", files={"file": ("essay.docx", document.read_bytes())},
+                     data={"segments": "true"}, timeout=60).json()
+    assert browser.find_element(By.ID, "verdict-label").text == api["ensemble"]["label"]
+    spans = browser.find_elements(By.CSS_SELECTOR, "#highlighted .segment")
+    assert [span.get_attribute("textContent") for span in spans] == [
+        text[segment["start"]:segment["end"]] for segment in api["segments"]]
+
+
+def test_a_dropped_file_is_read_and_a_wrong_type_is_explained(browser: WebDriver, live_server: LiveServer) -> None:
+    wait = open_page(browser, live_server)
+    drop = """const [name, type, content] = arguments;
+        const data = new DataTransfer();
+        data.items.add(new File([content], name, { type }));
+        document.getElementById("text").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true,
+                                                                              cancelable: true }));"""
+    browser.execute_script(drop, "notes.txt", "text/plain", ARTICLE)
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "file-note"), "from notes.txt (TXT)"))
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
+    assert browser.find_element(By.ID, "text").get_attribute("value") == ARTICLE
+    browser.execute_script(drop, "photo.png", "image/png", "not a document")
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "error")))
+    assert "unsupported file 'photo.png'" in browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "results").is_displayed() is False

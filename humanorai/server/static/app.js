@@ -1,5 +1,6 @@
 // The humanorai page: sends the text to POST /predict and shows the verdict, one card per model,
-// a statistics view and, when asked, the text with its segments highlighted. No framework, no CDN:
+// a statistics view and, when asked, the text with its segments highlighted. A document (picked or
+// dropped) is read by POST /extract first, so its text is shown, and can be edited, before it is scored. No framework, no CDN:
 // everything is served by the app itself.
 "use strict";
 
@@ -66,16 +67,8 @@ async function analyze() {
         text, ensemble: $("method").value, operating_point: $("point").value, segments: $("segments").checked,
       }),
     });
-    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-    if (response.status === 401) {
-      $("key-row").hidden = false;
-      $("api-key").focus();
-    }
-    if (!response.ok) {
-      const retry = response.headers.get("Retry-After");
-      showError(body.error + (retry ? ` (retry in ${retry} s)` : ""));
-      return;
-    }
+    const body = await answerOf(response);
+    if (!body) return;
     lastResult = body;
     render(body);
     renderSegments(body, text);
@@ -86,15 +79,64 @@ async function analyze() {
   }
 }
 
-function requestHeaders() {
-  const headers = { "Content-Type": "application/json" };
+// The body of a successful answer, or null after showing what went wrong (and asking for a key on a 401).
+async function answerOf(response) {
+  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (response.status === 401) {
+    $("key-row").hidden = false;
+    $("api-key").focus();
+  }
+  if (!response.ok) {
+    const retry = response.headers.get("Retry-After");
+    showError(body.error + (retry ? ` (retry in ${retry} s)` : ""));
+    return null;
+  }
+  return body;
+}
+
+function keyHeaders() {
   const key = $("api-key").value.trim();
-  if (key) headers["X-API-Key"] = key;
-  return headers;
+  return key ? { "X-API-Key": key } : {};
+}
+
+function requestHeaders() {
+  return { "Content-Type": "application/json", ...keyHeaders() };
+}
+
+// Reads a document's text through POST /extract, puts it in the text box, then analyses it.
+async function openDocument(file) {
+  if (!file) return;
+  clearError();
+  $("results").hidden = true;
+  const form = new FormData();
+  form.append("file", file, file.name);
+  $("file-note").textContent = `Reading ${file.name}…`;
+  $("file-note").hidden = false;
+  setLoading(true);
+  try {
+    // The browser sets the multipart Content-Type (with its boundary) itself.
+    const body = await answerOf(await fetch("/extract", { method: "POST", headers: keyHeaders(), body: form }));
+    if (!body) {
+      $("file-note").hidden = true;
+      return;
+    }
+    $("text").value = body.text;
+    updateCounts();
+    $("file-note").textContent =
+      `Read ${body.word_count} words from ${body.filename} (${body.format.toUpperCase()}); edit the text if needed.`;
+  } catch (error) {
+    showError(`The server could not be reached: ${error.message}`);
+    return;
+  } finally {
+    setLoading(false);
+    $("file").value = ""; // picking the same file again reads it again
+  }
+  await analyze();
 }
 
 function clearAll() {
   $("text").value = "";
+  $("file-note").hidden = true;
   updateCounts();
   clearError();
   $("results").hidden = true;
@@ -308,6 +350,21 @@ async function pollReady() {
 document.addEventListener("DOMContentLoaded", () => {
   drawLegend();
   $("text").addEventListener("input", updateCounts);
+  $("file").addEventListener("change", () => openDocument($("file").files[0]));
+  for (const target of [$("text"), $("drop")]) {
+    target.addEventListener("dragover", (event) => {
+      if (!event.dataTransfer.types.includes("Files")) return; // dragged text is the text box's own business
+      event.preventDefault();
+      $("drop").classList.add("over");
+    });
+    target.addEventListener("dragleave", () => $("drop").classList.remove("over"));
+    target.addEventListener("drop", (event) => {
+      if (!event.dataTransfer.files.length) return;
+      event.preventDefault();
+      $("drop").classList.remove("over");
+      openDocument(event.dataTransfer.files[0]);
+    });
+  }
   $("analyze").addEventListener("click", analyze);
   $("clear").addEventListener("click", clearAll);
   $("stats-open").addEventListener("click", openStats);
