@@ -321,6 +321,8 @@ def batch(
     max_length: MaxLengthOption = None,
     stride: StrideOption = None,
     window_aggregation: WindowAggregationOption = "mean",
+    segments: SegmentsOption = False,
+    segment_members: SegmentMembersOption = None,
 ) -> None:
     """Score documents, folders and tables of texts into OUT, one row each; resumable.
 
@@ -335,14 +337,14 @@ def batch(
     try:
         settings = BatchSettings(out=out, columns=TableColumns(text_column, id_column), method=ensemble,
                                  operating_point=operating_point, chunk_size=chunk_size, resume=resume,
-                                 limits=ServiceSettings.from_env())
+                                 limits=ServiceSettings.from_env(), segments=segments)
         check_output(out, resume, overwrite)
         found = find_inputs(inputs, out)
         if found.ignored:
             console.print("left out of the folders: " + ", ".join(f"{count} {suffix}"
                                                                    for suffix, count in found.ignored.items()))
         transformers = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
-        engine = _load_engine(_bundle_path(bundle), transformers)
+        engine = _load_engine(_bundle_path(bundle), transformers, _segment_members(segment_members))
         # pypdf logs every quirk it repairs in a malformed PDF; the text, or the row's error, is what counts.
         logging.getLogger("pypdf").setLevel(logging.ERROR)
         try:

@@ -382,6 +382,8 @@ class BatchSettings:
     resume: bool = False
     #: The limits a text must keep to be scored: the server's (characters and token positions per text).
     limits: ServiceSettings = field(default_factory=ServiceSettings)
+    #: Also score each text's segments: the rows gain ``mixed`` and ``segments``.
+    segments: bool = False
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from humanorai.batch.rows import members_of, typed_frame
+from humanorai.batch.rows import has_segments, members_of, typed_frame
 from humanorai.errors import InputError
 
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
@@ -115,6 +115,8 @@ class RowWriter:
         with self.path.open("r", encoding="utf-8", newline="") as stream:
             rows, complete_bytes = (_csv_rows(stream, self.columns, self.path) if self._csv
                                     else _jsonl_rows(stream, self.path))
+        if rows and list(rows[0]) != self.columns:
+            raise _other_columns(self.path, list(rows[0]))
         os.truncate(self.path, complete_bytes)
         self._stream.seek(0, os.SEEK_END)
         written = Written()
@@ -134,9 +136,10 @@ def read_output(path: Path) -> pd.DataFrame:
             header = next(csv.reader(stream))
             stream.seek(0)
             rows, _ = _csv_rows(stream, header, path)
-            return typed_frame(rows, members_of(header))
+            return typed_frame(rows, members_of(header), has_segments(header))
         rows, _ = _jsonl_rows(stream, path)
-    return typed_frame(rows, members_of(list(rows[0]) if rows else []))
+    columns = list(rows[0]) if rows else []
+    return typed_frame(rows, members_of(columns), has_segments(columns))
 
 
 def _jsonl_rows(stream: IO[str], path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -183,8 +186,7 @@ def _csv_rows(stream: IO[str], columns: Sequence[str], path: Path) -> tuple[list
         if header is None:
             return rows, 0
         if header != list(columns):
-            raise InputError(f"--out {path} has other columns than this bundle's rows ({', '.join(header)}): "
-                             "resume with the bundle that wrote it, or use --overwrite or another --out")
+            raise _other_columns(path, header)
         complete_bytes = consumed
         for record in reader:
             if len(record) != len(header):
@@ -197,3 +199,8 @@ def _csv_rows(stream: IO[str], columns: Sequence[str], path: Path) -> tuple[list
             raise InputError(f"--out {path}, record {len(rows) + 2}: not valid CSV ({error}); use --overwrite or "
                              "another --out") from None
     return rows, complete_bytes
+
+
+def _other_columns(path: Path, columns: Sequence[str]) -> InputError:
+    return InputError(f"--out {path} has other columns than this run's rows ({', '.join(columns)}): resume with the "
+                      "bundle and the --segments choice that wrote it, or use --overwrite or another --out")

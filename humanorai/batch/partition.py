@@ -33,7 +33,7 @@ _SPARK_TYPES = {"string": "string", "Float64": "double", "Int64": "bigint", "boo
 
 def score_frame(engine: Engine, frame: pd.DataFrame, columns: TableColumns | None = None,
                 method: str | None = None, operating_point: str | None = None,
-                limits: ServiceSettings | None = None) -> pd.DataFrame:
+                limits: ServiceSettings | None = None, segments: bool = False) -> pd.DataFrame:
     """One row per row of ``frame``, in order, with the columns and dtypes of ``humanorai batch``'s rows;
     scored in chunks, as ``batch`` does, so that a large partition does not become one huge engine call."""
     columns = columns or TableColumns()
@@ -44,8 +44,8 @@ def score_frame(engine: Engine, frame: pd.DataFrame, columns: TableColumns | Non
              for key, text in zip(ids, frame[columns.text], strict=True)]
     limits, size = limits or ServiceSettings(), BatchSettings.chunk_size
     rows = [row for start in range(0, len(items), size)
-            for row in score_items(engine, items[start:start + size], method, operating_point, limits)]
-    return typed_frame(rows, member_names(engine))
+            for row in score_items(engine, items[start:start + size], method, operating_point, limits, segments)]
+    return typed_frame(rows, member_names(engine), segments)
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,12 @@ class PartitionScorer:
     method: str | None = None
     operating_point: str | None = None
     transformers: TransformerSettings = field(default_factory=TransformerSettings)
+    segments: bool = False
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Ray Data's ``map_batches`` form: a frame in, a frame out."""
         return score_frame(worker_engine(Path(self.bundle), self.transformers), frame, self.columns, self.method,
-                           self.operating_point)
+                           self.operating_point, segments=self.segments)
 
     def partitions(self, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """Spark's ``mapInPandas`` form: a partition's frames in, their rows out."""
@@ -73,7 +74,8 @@ class PartitionScorer:
         """The rows' schema as Spark SQL DDL (``id string, label string, p_human double, …``), read from the
         bundle's manifest without loading it, for ``mapInPandas(…, schema=…)``."""
         members = [entry.name for entry in read_manifest(Path(self.bundle)).members]
-        return ", ".join(f"{name} {_SPARK_TYPES[dtype]}" for name, dtype in column_types(members).items())
+        return ", ".join(f"{name} {_SPARK_TYPES[dtype]}"
+                         for name, dtype in column_types(members, self.segments).items())
 
 
 @functools.lru_cache(maxsize=1)

@@ -45,7 +45,7 @@ def run_batch(engine: Engine, files: Sequence[Path], settings: BatchSettings,
     is written and the run ends there (a later ``resume`` goes on from it)."""
     engine.ensemble.check(settings.method)  # an unknown method or point fails here, not on every chunk
     engine.ensemble.check_point(settings.operating_point)
-    columns = list(column_types(member_names(engine)))
+    columns = list(column_types(member_names(engine), settings.segments))
     with RowWriter(settings.out, columns, engine.manifest.bundle_id, settings.resume) as writer:
         done = frozenset(writer.written.ids)
         total = pending = 0
@@ -58,7 +58,8 @@ def run_batch(engine: Engine, files: Sequence[Path], settings: BatchSettings,
         started = time.perf_counter()
         with progress_bar("Scoring", pending, unit="documents") as advance:
             for chunk in _chunks(read_items(files, settings.columns, skip=done), settings.chunk_size):
-                rows = score_items(engine, chunk, settings.method, settings.operating_point, settings.limits)
+                rows = score_items(engine, chunk, settings.method, settings.operating_point, settings.limits,
+                                   settings.segments)
                 writer.write(rows)
                 advance(len(rows))
                 errors += sum(row["error"] is not None for row in rows)

@@ -24,21 +24,22 @@ def member_names(engine: Engine) -> list[str]:
 
 
 def score_items(engine: Engine, items: Sequence[Item], method: str | None, operating_point: str | None,
-                limits: ServiceSettings) -> list[dict[str, Any]]:
-    """One row per item, in order."""
+                limits: ServiceSettings, segments: bool = False) -> list[dict[str, Any]]:
+    """One row per item, in order (with segments: each text's segments scored too)."""
     members, bundle = member_names(engine), engine.manifest.bundle_id
-    problems = [item.error or _problem(engine, item.text, limits) for item in items]
+    problems = [item.error or _problem(engine, item.text, limits, segments) for item in items]
     predictions = iter(_predict(engine, [str(item.text) for item, problem in zip(items, problems, strict=True)
-                                         if problem is None], method, operating_point))
+                                         if problem is None], method, operating_point, segments))
     rows = []
     for item, problem in zip(items, problems, strict=True):
         outcome = problem if problem is not None else next(predictions)
-        rows.append(error_row(item.id, outcome, members, bundle) if isinstance(outcome, str)
-                    else scored_row(item.id, PredictResponse.of(outcome, str(item.text)), members))
+        text = str(item.text)
+        rows.append(error_row(item.id, outcome, members, bundle, segments) if isinstance(outcome, str)
+                    else scored_row(item.id, PredictResponse.of(outcome, text), members, text))
     return rows
 
 
-def _problem(engine: Engine, text: str | None, limits: ServiceSettings) -> str | None:
+def _problem(engine: Engine, text: str | None, limits: ServiceSettings, segments: bool) -> str | None:
     """Why ``text`` cannot be scored, or None."""
     if text is None or not text.strip():
         return "empty: no text to score"
@@ -47,22 +48,22 @@ def _problem(engine: Engine, text: str | None, limits: ServiceSettings) -> str |
     problem = unencodable(text)
     if problem:
         return f"text {problem}"
-    cost = engine.cost_over([text], limits.max_request_tokens)
+    cost = engine.cost_over([text], limits.max_request_tokens, segments)
     if cost is not None:
         return (f"too long: {cost} token positions through the models; the limit is {limits.max_request_tokens} "
                 "(HUMANORAI_MAX_REQUEST_TOKENS)")
     return None
 
 
-def _predict(engine: Engine, texts: list[str], method: str | None,
-             operating_point: str | None) -> list[Prediction | str]:
+def _predict(engine: Engine, texts: list[str], method: str | None, operating_point: str | None,
+             segments: bool) -> list[Prediction | str]:
     """Each text's prediction, in one engine call; should that fail, text by text, so that only the texts
     that fail get an error (the error's message) and the others their scores."""
     if not texts:
         return []
     try:
-        return list(engine.predict(texts, method, operating_point))
+        return list(engine.predict(texts, method, operating_point, segments))
     except Exception as error:  # a run of thousands of documents must outlive one that breaks a model
         if len(texts) == 1:
             return [f"scoring failed ({type(error).__name__}: {error})"]
-    return [outcome for text in texts for outcome in _predict(engine, [text], method, operating_point)]
+    return [outcome for text in texts for outcome in _predict(engine, [text], method, operating_point, segments)]

@@ -129,7 +129,7 @@ def test_resume_refuses_rows_of_another_bundle_or_other_columns(tmp_path: Path) 
         RowWriter(path, COLUMNS, "other", resume=True)
     path = tmp_path / "out.csv"
     write(path, ROWS)
-    with pytest.raises(InputError, match="has other columns than this bundle's rows"):
+    with pytest.raises(InputError, match="has other columns than this run's rows"):
         RowWriter(path, list(column_types(["GLM"])), BUNDLE, resume=True)
 
 

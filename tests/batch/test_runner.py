@@ -106,3 +106,22 @@ def test_a_stopped_run_keeps_what_it_scored_and_a_resumed_one_does_the_rest(tiny
     rows = read_output(Path("out.csv"))
     assert len(rows) == 13 and rows["id"].is_unique
     assert (second.out_rows, second.out_errors) == (13, 6)
+
+
+def test_with_segments_rows_carry_mixed_and_each_segments_text(tiny_engine: Engine, essays: Path) -> None:
+    run_batch(tiny_engine, files(essays), settings("out.jsonl", segments=True))
+    run_batch(tiny_engine, files(essays), settings("out.csv", segments=True))
+    rows = read_output(Path("out.jsonl"))
+    pd.testing.assert_frame_equal(rows, read_output(Path("out.csv")))
+    assert list(rows.columns[-4:]) == ["mixed", "segments", "bundle", "error"]
+    good = rows[rows["error"].isna()].set_index("id")
+    assert good["mixed"].notna().all() and rows[rows["error"].notna()]["segments"].isna().all()
+    text = pdf_text(essays / "a.pdf")
+    expected = tiny_engine.predict([text], segments=True)[0]
+    segments = json.loads(good.loc["essays/a.pdf", "segments"])
+    assert [(segment["start"], segment["end"], segment["label"]) for segment in segments] == [
+        (segment.start, segment.end, segment.label) for segment in expected.segments or []]
+    assert "".join(segment["text"] for segment in segments) == text  # the segments' texts make the whole text
+    assert good.loc["essays/a.pdf", "mixed"] == expected.mixed
+    with pytest.raises(ValueError, match="other columns than this run's rows .* --segments choice"):
+        run_batch(tiny_engine, files(essays), settings("out.jsonl", resume=True))  # written with segments
