@@ -10,6 +10,7 @@ import pytest
 
 from humanorai.bundle import load_bundle
 from humanorai.scoring.engine import Engine
+from humanorai.scoring.ensemble import EnsemblePolicy
 from humanorai.settings import DEMO_BUNDLE
 from tests.conftest import run_cli
 from tests.server.conftest import start_server, stop_server
@@ -27,8 +28,13 @@ def test_the_demo_bundle_verifies_fits_the_size_limit_and_credits_its_data() -> 
     size = sum(path.stat().st_size for path in DEMO_BUNDLE.rglob("*") if path.is_file())
     assert size <= LIMIT_BYTES
     assert [entry.name for entry in manifest.members] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
-    assert "CC BY 3.0" in manifest.training["data_credit"] and "arXiv:2408.04237" in manifest.training["data_credit"]
-    assert manifest.command.startswith("humanorai train ../shared/data/train_corpus.csv --out models/demo")
+    credit = manifest.training["data_credit"]
+    assert all(part in credit for part in ("CC BY 3.0", "arXiv:2408.04237", "BiScope", "CC BY-SA 4.0"))
+    assert manifest.command.startswith("humanorai train ../shared/data/train_corpus.csv "
+                                       "../shared/data/extra_corpus.csv --out models/demo")
+    assert [Path(entry["path"]).name for entry in manifest.training["data"]] == ["train_corpus.csv",
+                                                                                 "extra_corpus.csv"]
+    assert EnsemblePolicy.from_manifest(manifest.ensemble).operating_points == ("balanced", "fpr5", "fpr1")
     report = json.loads((DEMO_BUNDLE / "report" / "report.json").read_text())
     assert report["context"]["bundle"] == manifest.bundle_id
     assert manifest.ensemble["method"] in report["ensembles"]
