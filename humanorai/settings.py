@@ -27,7 +27,7 @@ without loading a model library. Invalid values raise ``ValueError`` with the op
 | HUMANORAI_MAX_BATCH_TOKENS | 16384 | most tokens in one micro-batch, counted as UTF-8 bytes (an upper bound) |
 | HUMANORAI_MAX_QUEUED_TEXTS | 256 | most texts waiting for a micro-batch; more get HTTP 429 |
 | HUMANORAI_SHUTDOWN_GRACE_S | 10 | on SIGTERM/SIGINT, how long requests in flight may take to finish |
-| HUMANORAI_SEGMENT_MEMBERS | DRF,GBM,GLM,BERT | comma-separated members whose mean scores segments (see README) |
+| HUMANORAI_SEGMENT_MEMBERS | DRF,GBM,GLM,BERT,RoBERTa | comma-separated members whose mean scores segments |
 
 Numbers must be finite and not negative (counts at least 1 where 0 would refuse everything); a variable
 set to an empty value counts as unset, except ``HUMANORAI_API_KEY``: an empty key is refused rather than
@@ -135,7 +135,7 @@ class BatchLimits:
 #: The members whose mean ``p_human`` scores a segment unless told otherwise: those whose ROC AUC on
 #: segments of held-out corpus texts is clearly above chance (``experiments/segment_auc.py``; the numbers and
 #: the choice are in docs/quality.md). A bundle without some of them uses those it has.
-DEFAULT_SEGMENT_MEMBERS = ("DRF", "GBM", "GLM", "BERT")
+DEFAULT_SEGMENT_MEMBERS = ("DRF", "GBM", "GLM", "BERT", "RoBERTa")
 
 
 @dataclass(frozen=True)
