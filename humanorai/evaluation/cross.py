@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 
 from humanorai.corpus import Corpus
 from humanorai.errors import DataError
-from humanorai.evaluation.evaluate import Scored, ScoredCorpus, format_metric, score_corpus
+from humanorai.evaluation.evaluate import Scored, ScoredCorpus, at_operating_points, format_metric, score_corpus
 from humanorai.evaluation.metrics import (
     ai_detected_at_fpr,
     binary_metrics,
@@ -82,15 +81,9 @@ def _fold(training: Corpus, held_out: Corpus, files: list[dict[str, object]],
             scored = score_corpus(engine, held_out, f"Scoring {len(held_out)} held-out texts")
         finally:
             engine.close()
-    return replace(scored, methods={**scored.methods, **at_operating_points(scored, engine.ensemble.thresholds)})
-
-
-def at_operating_points(scored: ScoredCorpus, thresholds: Mapping[str, Mapping[str, float]]) -> dict[str, Scored]:
-    """Each method's verdicts at the fold bundle's ``fpr5`` and ``fpr1`` points (named ``METHOD @ POINT``):
-    how many human texts of a group it never saw the points really spare."""
-    return {f"{method} @ {point}": Scored(result.p_human, (result.p_human >= threshold).astype(np.int64))
-            for method, result in scored.methods.items()
-            for point, threshold in thresholds.get(method, {}).items()}
+    # Each method at the fold bundle's fpr5 and fpr1 points: how many human texts of a group it never saw
+    # the points really spare.
+    return replace(scored, methods={**scored.methods, **at_operating_points(scored)})
 
 
 def cross_report(folds: list[tuple[str, np.ndarray, ScoredCorpus]]) -> dict[str, Any]:

@@ -7,13 +7,20 @@ bundle offers. :mod:`humanorai.evaluation.report` turns the result into files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from humanorai.corpus import Corpus
-from humanorai.evaluation.metrics import binary_metrics, confusion, expected_calibration_error, reliability
+from humanorai.evaluation.metrics import (
+    binary_metrics,
+    confusion,
+    expected_calibration_error,
+    human_flagged_ai,
+    reliability,
+)
 from humanorai.labels import AI, HUMAN
 from humanorai.progress import progress_bar
 from humanorai.scoring.engine import Engine
@@ -33,12 +40,14 @@ class Scored:
 
 @dataclass(frozen=True)
 class ScoredCorpus:
-    """Everything the report needs: labels, optional groups, and each model's answers."""
+    """Everything the report needs: labels, optional groups, each model's answers, and the bundle's
+    operating points (method → point → ``p_human`` threshold)."""
 
     labels: np.ndarray
     groups: np.ndarray | None
     members: dict[str, Scored]
     methods: dict[str, Scored]
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def score_corpus(engine: Engine, corpus: Corpus, description: str = "Scoring") -> ScoredCorpus:
@@ -72,17 +81,29 @@ def combine_scores(corpus: Corpus, p_human: dict[str, np.ndarray], thresholds: d
             method_votes[method].append(verdict.prediction)
     members = {name: Scored(values, (values >= thresholds[name]).astype(np.int64)) for name, values in p_human.items()}
     return ScoredCorpus(labels=corpus.labels, groups=corpus.groups, members=members,
-                        methods={name: _scored(method_p[name], method_votes[name]) for name in method_p})
+                        methods={name: _scored(method_p[name], method_votes[name]) for name in method_p},
+                        thresholds=policy.thresholds)
+
+
+def at_operating_points(scored: ScoredCorpus) -> dict[str, Scored]:
+    """Each method's verdicts at the bundle's ``fpr5`` and ``fpr1`` points (named ``METHOD @ POINT``): how
+    many human texts the points really spare on these texts."""
+    return {f"{method} @ {point}": Scored(result.p_human, (result.p_human >= threshold).astype(np.int64))
+            for method, result in scored.methods.items()
+            for point, threshold in scored.thresholds.get(method, {}).items()}
 
 
 def evaluation_report(scored: ScoredCorpus) -> dict[str, Any]:
-    """Metrics, confusion matrix and calibration for every member and method; best method; per-group view."""
+    """Metrics, confusion matrix and calibration for every member and method, and for each method at each
+    operating point; the best method; the per-group view."""
     labels = scored.labels
     report: dict[str, Any] = {
         "texts": len(labels),
         "labels": {"HUMAN": int(np.sum(labels == HUMAN)), "AI": int(np.sum(labels == AI))},
         "members": {name: _model_report(labels, result) for name, result in scored.members.items()},
         "ensembles": {name: _model_report(labels, result) for name, result in scored.methods.items()},
+        "operating_points": {name: _model_report(labels, result)
+                             for name, result in at_operating_points(scored).items()},
     }
     report["best_method"] = best_method(report["ensembles"])
     if scored.groups is not None:
@@ -98,9 +119,11 @@ def best_method(ensembles: dict[str, dict[str, Any]]) -> str:
 
 
 def report_models(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(display name, entry) for every member, then every ensemble method, in report order."""
+    """(display name, entry) for every member, every ensemble method, then every method at an operating
+    point (``ensemble: stacked @ fpr5``), in report order."""
     return [*report["members"].items(),
-            *((f"ensemble: {name}", entry) for name, entry in report["ensembles"].items())]
+            *((f"ensemble: {name}", entry) for name, entry in report["ensembles"].items()),
+            *((f"ensemble: {name}", entry) for name, entry in report.get("operating_points", {}).items())]
 
 
 def format_metric(value: float | None) -> str:
@@ -112,16 +135,19 @@ def _model_report(labels: np.ndarray, result: Scored) -> dict[str, Any]:
     table = reliability(labels, result.p_human)
     return {
         "metrics": {**binary_metrics(labels, result.p_human, predictions=result.predictions),
-                    "ece": expected_calibration_error(table)},
+                    "ece": expected_calibration_error(table),
+                    "human_flagged_ai": human_flagged_ai(labels, result.predictions)},
         "confusion": confusion(labels, result.predictions),
         "reliability": table,
     }
 
 
 def _group_report(scored: ScoredCorpus) -> dict[str, dict[str, Any]]:
-    """Per group: counts, and accuracy (and ROC AUC where the group has both labels) of every model."""
+    """Per group: counts, and every model's accuracy, ECE, share of human texts called AI, and ROC AUC where
+    the group has both labels."""
     assert scored.groups is not None
-    models = {**scored.members, **{f"ensemble:{name}": result for name, result in scored.methods.items()}}
+    models = {**scored.members, **{f"ensemble:{name}": result
+                                   for name, result in {**scored.methods, **at_operating_points(scored)}.items()}}
     groups: dict[str, dict[str, Any]] = {}
     for group in sorted(set(scored.groups.tolist())):
         inside = scored.groups == group
@@ -133,6 +159,10 @@ def _group_report(scored: ScoredCorpus) -> dict[str, dict[str, Any]]:
                          for name, result in models.items()},
             "roc_auc": {name: binary_metrics(labels, result.p_human[inside])["roc_auc"]
                         for name, result in models.items()} if both else None,
+            "ece": {name: expected_calibration_error(reliability(labels, result.p_human[inside]))
+                    for name, result in models.items()},
+            "human_flagged_ai": {name: human_flagged_ai(labels, result.predictions[inside])
+                                 for name, result in models.items()},
         }
     return groups
 

@@ -21,7 +21,9 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from humanorai.evaluation.evaluate import ScoredCorpus, format_metric, report_models  # noqa: E402
 
 REPORT_JSON, REPORT_MD, ROC_PNG, RELIABILITY_PNG = "report.json", "report.md", "roc.png", "reliability.png"
-METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece")
+METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "human_flagged_ai")
+#: The per-group measures of each ensemble method.
+GROUP_MEASURES = ("roc_auc", "accuracy", "ece", "human_flagged_ai")
 
 
 def write_report(report: dict[str, Any], scored: ScoredCorpus, folder: Path, context: dict[str, str]) -> list[Path]:
@@ -43,7 +45,9 @@ def render_markdown(report: dict[str, Any], context: dict[str, str]) -> str:
     lines += [f"- {key}: `{value}`" for key, value in context.items()]
     lines += [f"- texts: {report['texts']} ({report['labels']['HUMAN']} HUMAN, {report['labels']['AI']} AI)",
               f"- best ensemble method on these texts (accuracy, then ROC AUC): **{report['best_method']}**", ""]
-    lines += ["## Metrics", "", "HUMAN is the positive class. ECE: expected calibration error over 10 bins.", ""]
+    lines += ["## Metrics", "", "HUMAN is the positive class. ECE: expected calibration error over 10 bins. "
+              "human_flagged_ai: the share of human texts called AI. `@ fpr5` / `@ fpr1`: the method at the "
+              "bundle's operating point (at most 5 % / 1 % of human validation texts called AI).", ""]
     lines += _metrics_table(report)
     lines += ["", "## Confusion matrices", "", "Rows: true label; columns: predicted.", ""]
     lines += ["| model | HUMAN→HUMAN | HUMAN→AI | AI→HUMAN | AI→AI |", "|---|---|---|---|---|"]
@@ -66,12 +70,20 @@ def _metrics_table(report: dict[str, Any]) -> list[str]:
 
 
 def _group_table(groups: dict[str, dict[str, Any]]) -> list[str]:
-    names = list(next(iter(groups.values()))["accuracy"])
+    names = [name for name in next(iter(groups.values()))["accuracy"] if "@" not in name]
     lines = ["## Accuracy per group", "", "| group | texts | HUMAN | AI | " + " | ".join(names) + " |",
              "|---" * (len(names) + 4) + "|"]
     for group, entry in groups.items():
         lines.append(f"| {group} | {entry['texts']} | {entry['HUMAN']} | {entry['AI']} | "
                      + " | ".join(format_metric(entry["accuracy"][name]) for name in names) + " |")
+    methods = [name for name in next(iter(groups.values()))["accuracy"] if name.startswith("ensemble:")]
+    lines += ["", "## Ensemble methods per group", "",
+              "| group | method | " + " | ".join(GROUP_MEASURES) + " |", "|---" * (len(GROUP_MEASURES) + 2) + "|"]
+    for group, entry in groups.items():
+        for method in methods:
+            values = [(entry[measure] or {}).get(method) for measure in GROUP_MEASURES]  # roc_auc: None for one label
+            lines.append(f"| {group} | {method.removeprefix('ensemble:')} | "
+                         + " | ".join(format_metric(value) for value in values) + " |")
     return lines + [""]
 
 

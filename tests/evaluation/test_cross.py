@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from humanorai.evaluation.cross import at_operating_points
-from humanorai.evaluation.evaluate import Scored, ScoredCorpus
+from humanorai.evaluation.evaluate import Scored, ScoredCorpus, at_operating_points
 from humanorai.evaluation.metrics import ai_detected_at_fpr, human_flagged_ai
 from tests.conftest import run_cli
 from tests.synthetic import make_rows, write_csv
@@ -65,8 +64,9 @@ def test_leave_one_group_out_gives_one_fold_per_group(tmp_path: Path) -> None:
 def test_verdicts_at_the_operating_points_use_the_fold_bundles_thresholds() -> None:
     p_human = np.array([0.1, 0.3, 0.45, 0.6, 0.9])
     scored = ScoredCorpus(labels=np.array([0, 1, 1, 0, 1]), groups=None, members={},
-                          methods={"soft": Scored(p_human, (p_human >= 0.5).astype(np.int64))})
-    extra = at_operating_points(scored, {"soft": {"fpr5": 0.4, "fpr1": 0.2}, "stacked": {"fpr5": 0.9}})
+                          methods={"soft": Scored(p_human, (p_human >= 0.5).astype(np.int64))},
+                          thresholds={"soft": {"fpr5": 0.4, "fpr1": 0.2}, "stacked": {"fpr5": 0.9}})
+    extra = at_operating_points(scored)
     assert list(extra) == ["soft @ fpr5", "soft @ fpr1"]
     assert extra["soft @ fpr5"].predictions.tolist() == [0, 0, 1, 1, 1]
     assert extra["soft @ fpr1"].predictions.tolist() == [0, 1, 1, 1, 1]

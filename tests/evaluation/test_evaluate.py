@@ -4,6 +4,7 @@ are written, and ``train`` leaves the same report for its test split inside the 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,15 @@ def test_report_numbers_equal_a_direct_computation(tiny_bundle: Path, held_out: 
         inside = corpus.groups == key
         assert group["accuracy"]["ensemble:majority"] == pytest.approx(
             accuracy_score(labels[inside], majority[inside]), abs=1e-6)
+        human = inside & (labels == 1)
+        assert group["human_flagged_ai"]["ensemble:majority"] == pytest.approx(np.mean(majority[human] == 0), abs=1e-6)
+        assert 0 <= group["ece"]["GLM"] <= 1
+    for point in ("fpr5", "fpr1"):  # each method at the bundle's operating points, as the engine answers there
+        at_point = np.array([p.verdict.prediction for p in engine.predict(corpus.texts, "stacked", point)])
+        entry = report["operating_points"][f"stacked @ {point}"]
+        assert entry["metrics"]["human_flagged_ai"] == pytest.approx(np.mean(at_point[labels == 1] == 0), abs=1e-6)
+        assert entry["metrics"]["roc_auc"] == report["ensembles"]["stacked"]["metrics"]["roc_auc"]
+        assert entry["confusion"]["HUMAN"]["AI"] == int(np.sum((labels == 1) & (at_point == 0)))
 
 
 def test_report_files_are_written(tiny_bundle: Path, held_out: Path, tmp_path: Path) -> None:
@@ -68,6 +78,7 @@ def test_report_files_are_written(tiny_bundle: Path, held_out: Path, tmp_path: P
     assert stored["members"]["GBM"]["metrics"] == report["members"]["GBM"]["metrics"]
     markdown = paths[1].read_text()
     assert "| ensemble: stacked |" in markdown and "![ROC curves](roc.png)" in markdown
+    assert "| ensemble: stacked @ fpr1 |" in markdown and "human_flagged_ai" in markdown
     for image in paths[2:]:
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 10_000
 
@@ -94,6 +105,9 @@ def test_evaluate_command_prints_the_table_and_writes_the_report(tiny_bundle: Pa
     assert result.returncode == 0, result.stderr
     assert "ensemble: stacked" in result.stdout and "best ensemble method" in result.stdout
     assert sorted(path.name for path in out.iterdir()) == ["reliability.png", "report.json", "report.md", "roc.png"]
-    assert "## Accuracy per group" in (out / "report.md").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "## Accuracy per group" in markdown
+    assert "| group | method | roc_auc | accuracy | ece | human_flagged_ai |" in markdown
+    assert re.search(r"\| \S+ \| stacked @ fpr1 \| [0-9.–]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", markdown)
     missing = run_cli("evaluate", str(tmp_path / "nope.csv"), "--bundle", str(tiny_bundle))
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
