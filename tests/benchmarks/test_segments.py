@@ -27,6 +27,6 @@ def test_a_tiny_run_times_plain_and_segmented_answers(tiny_bundle: Path, corpus_
     assert (report["texts"], report["repeats"], report["tokens"]) == (2, 1, 128)
     assert report["plain_ms"] > 0 and report["segmented_ms"] > 0 and report["segments_per_text"] > 1
     assert report["ratio"] == pytest.approx(report["segmented_ms"] / report["plain_ms"])
-    assert report["segment_members"] == ["DRF", "GBM", "GLM", "BERT"]
+    assert report["segment_members"] == ["DRF", "GBM", "GLM", "BERT", "RoBERTa"]
     assert f"| with segments | {report['segmented_ms']:.1f} | {report['ratio']:.2f}x |" in result.stdout
     assert "target: a segmented answer within 3x a plain one:" in result.stdout
