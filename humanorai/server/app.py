@@ -70,12 +70,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 NOT_BLANK = "[^" + "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace()) + "]"
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
                                            "frame-ancestors 'none'"}
-#: Declares the key in the OpenAPI schema; the check itself runs in :class:`EdgeLimitsMiddleware`, before
-#: the body is read.
 #: The routes that take a file, whose bodies have the upload limit (HUMANORAI_MAX_UPLOAD_BYTES).
 UPLOAD_PATHS = frozenset({"/predict/file", "/extract"})
 UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {415: {"model": ErrorResponse}}
 FILE_DESCRIPTION = f"A document: {ACCEPTED}. Its format comes from its name, else its media type."
+#: Declares the key in the OpenAPI schema; the check itself runs in :class:`EdgeLimitsMiddleware`, before
+#: the body is read.
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="Needed when the server sets HUMANORAI_API_KEY.")
 
