@@ -26,7 +26,8 @@ from humanorai.bundle import Manifest, read_manifest
 from humanorai.corpus import load_sources, sample_per_group
 from humanorai.cpus import usable_cpus
 from humanorai.errors import HumanoraiError
-from humanorai.evaluation.metrics import binary_metrics, expected_calibration_error, human_flagged_ai, reliability
+from humanorai.evaluation.evaluate import Scored, measures
+from humanorai.evaluation.metrics import human_flagged_ai
 from humanorai.scoring.engine import Engine
 from humanorai.settings import DataSettings, DataSource, EngineSettings
 
@@ -74,11 +75,10 @@ def measure(bundle: Path, texts: list[str], labels: np.ndarray, groups: np.ndarr
                for point, predictions in answers.items()}
     parts: dict[str, Any] = {}
     for name, mask in [*((group, groups == group) for group in names), ("pooled", np.ones(len(texts), bool))]:
-        metrics = binary_metrics(labels[mask], p_human[mask], predictions=flagged["balanced"][mask])
-        parts[name] = {"texts": int(mask.sum()), "roc_auc": metrics["roc_auc"], "accuracy": metrics["accuracy"],
-                       "ece": expected_calibration_error(reliability(labels[mask], p_human[mask])),
-                       "human_flagged_ai": {point: human_flagged_ai(labels[mask], values[mask])
-                                            for point, values in flagged.items()}}
+        values = measures(labels[mask], Scored(p_human[mask], flagged["balanced"][mask]))
+        parts[name] = {"texts": int(mask.sum()), **{key: values[key] for key in ("roc_auc", "accuracy", "ece")},
+                       "human_flagged_ai": {point: human_flagged_ai(labels[mask], answers[mask])
+                                            for point, answers in flagged.items()}}
     return {"bundle": manifest.bundle_id, "path": str(bundle), "method": engine.ensemble.default, "groups": parts}
 
 

@@ -19,24 +19,23 @@ import numpy as np
 
 from humanorai.corpus import Corpus
 from humanorai.errors import DataError
-from humanorai.evaluation.evaluate import Scored, ScoredCorpus, at_operating_points, format_metric, score_corpus
-from humanorai.evaluation.metrics import (
-    ai_detected_at_fpr,
-    binary_metrics,
-    expected_calibration_error,
-    human_flagged_ai,
-    reliability,
+from humanorai.evaluation.evaluate import (
+    MEASURES,
+    Scored,
+    ScoredCorpus,
+    at_operating_points,
+    format_metric,
+    measures,
+    score_corpus,
 )
 from humanorai.evaluation.report import json_safe
 from humanorai.labels import AI, HUMAN
 from humanorai.progress import console, stage
 from humanorai.scoring.engine import Engine
-from humanorai.settings import FALSE_POSITIVE_RATES, CrossSettings, CrossUnit, TrainSettings
+from humanorai.settings import CrossSettings, CrossUnit, TrainSettings
 from humanorai.training.pipeline import family_sessions, read_data, train_on
 
 CROSS_JSON, CROSS_MD = "cross.json", "cross.md"
-#: Columns of the report, in order.
-MEASURES = ("roc_auc", "accuracy", "ece", "human_flagged_ai", "ai_detected_at_fpr1", "ai_detected_at_fpr5")
 
 
 def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
@@ -99,18 +98,6 @@ def cross_report(folds: list[tuple[str, np.ndarray, ScoredCorpus]]) -> dict[str,
                                                    np.concatenate([models[name].predictions for models in by_fold])))
               for name in shared}
     return {"texts": len(pooled_labels), "units": per_unit, "pooled": pooled}
-
-
-def measures(labels: np.ndarray, result: Scored) -> dict[str, float]:
-    both = len(set(labels.tolist())) == 2
-    return {
-        "roc_auc": binary_metrics(labels, result.p_human)["roc_auc"] if both else float("nan"),
-        "accuracy": round(float(np.mean(result.predictions == labels)), 6),
-        "ece": expected_calibration_error(reliability(labels, result.p_human)),
-        "human_flagged_ai": human_flagged_ai(labels, result.predictions),
-        **{f"ai_detected_at_{point}": ai_detected_at_fpr(labels, result.p_human, rate)
-           for point, rate in sorted(FALSE_POSITIVE_RATES.items(), key=lambda item: item[1])},
-    }
 
 
 def write_cross_report(report: dict[str, Any], folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from humanorai.corpus import Corpus
 from humanorai.evaluation.metrics import (
+    ai_detected_at_fpr,
     binary_metrics,
     confusion,
     expected_calibration_error,
@@ -25,9 +26,12 @@ from humanorai.labels import AI, HUMAN
 from humanorai.progress import progress_bar
 from humanorai.scoring.engine import Engine
 from humanorai.scoring.ensemble import EnsemblePolicy, Vote
+from humanorai.settings import FALSE_POSITIVE_RATES
 
 #: Texts per engine call while scoring: large enough to batch, small enough for a smooth progress bar.
 SCORING_BATCH = 32
+#: What :func:`measures` gives for one model on a set of texts (per group, per held-out unit, pooled), in order.
+MEASURES = ("roc_auc", "accuracy", "ece", "human_flagged_ai", "ai_detected_at_fpr1", "ai_detected_at_fpr5")
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,22 @@ def _model_report(labels: np.ndarray, result: Scored) -> dict[str, Any]:
     }
 
 
+def measures(labels: np.ndarray, result: Scored) -> dict[str, float]:
+    """:data:`MEASURES` of one model on these texts (ROC AUC and the detection rates NaN without both labels)."""
+    both = len(set(labels.tolist())) == 2
+    return {
+        "roc_auc": binary_metrics(labels, result.p_human)["roc_auc"] if both else float("nan"),
+        "accuracy": round(float(np.mean(result.predictions == labels)), 6),
+        "ece": expected_calibration_error(reliability(labels, result.p_human)),
+        "human_flagged_ai": human_flagged_ai(labels, result.predictions),
+        **{f"ai_detected_at_{point}": ai_detected_at_fpr(labels, result.p_human, rate)
+           for point, rate in sorted(FALSE_POSITIVE_RATES.items(), key=lambda item: item[1])},
+    }
+
+
 def _group_report(scored: ScoredCorpus) -> dict[str, dict[str, Any]]:
-    """Per group: counts, and every model's accuracy, ECE, share of human texts called AI, and ROC AUC where
-    the group has both labels."""
+    """Per group: counts, and each :data:`MEASURES` of every model (ROC AUC None where the group has one
+    label)."""
     assert scored.groups is not None
     models = {**scored.members, **{f"ensemble:{name}": result
                                    for name, result in {**scored.methods, **at_operating_points(scored)}.items()}}
@@ -152,18 +169,15 @@ def _group_report(scored: ScoredCorpus) -> dict[str, dict[str, Any]]:
     for group in sorted(set(scored.groups.tolist())):
         inside = scored.groups == group
         labels = scored.labels[inside]
+        per_model = {name: measures(labels, Scored(result.p_human[inside], result.predictions[inside]))
+                     for name, result in models.items()}
         both = len(set(labels.tolist())) == 2
         groups[str(group)] = {
             "texts": int(inside.sum()), "HUMAN": int(np.sum(labels == HUMAN)), "AI": int(np.sum(labels == AI)),
-            "accuracy": {name: round(float(np.mean(result.predictions[inside] == labels)), 6)
-                         for name, result in models.items()},
-            "roc_auc": {name: binary_metrics(labels, result.p_human[inside])["roc_auc"]
-                        for name, result in models.items()} if both else None,
-            "ece": {name: expected_calibration_error(reliability(labels, result.p_human[inside]))
-                    for name, result in models.items()},
-            "human_flagged_ai": {name: human_flagged_ai(labels, result.predictions[inside])
-                                 for name, result in models.items()},
+            **{measure: {name: values[measure] for name, values in per_model.items()} for measure in MEASURES},
         }
+        if not both:
+            groups[str(group)]["roc_auc"] = None
     return groups
 
 

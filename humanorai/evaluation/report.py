@@ -18,12 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before pyplot is imported)
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from humanorai.evaluation.evaluate import ScoredCorpus, format_metric, report_models  # noqa: E402
+from humanorai.evaluation.evaluate import MEASURES, ScoredCorpus, format_metric, report_models  # noqa: E402
 
 REPORT_JSON, REPORT_MD, ROC_PNG, RELIABILITY_PNG = "report.json", "report.md", "roc.png", "reliability.png"
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece", "human_flagged_ai")
-#: The per-group measures of each ensemble method.
-GROUP_MEASURES = ("roc_auc", "accuracy", "ece", "human_flagged_ai")
 
 
 def write_report(report: dict[str, Any], scored: ScoredCorpus, folder: Path, context: dict[str, str]) -> list[Path]:
@@ -78,10 +76,10 @@ def _group_table(groups: dict[str, dict[str, Any]]) -> list[str]:
                      + " | ".join(format_metric(entry["accuracy"][name]) for name in names) + " |")
     methods = [name for name in next(iter(groups.values()))["accuracy"] if name.startswith("ensemble:")]
     lines += ["", "## Ensemble methods per group", "",
-              "| group | method | " + " | ".join(GROUP_MEASURES) + " |", "|---" * (len(GROUP_MEASURES) + 2) + "|"]
+              "| group | method | " + " | ".join(MEASURES) + " |", "|---" * (len(MEASURES) + 2) + "|"]
     for group, entry in groups.items():
         for method in methods:
-            values = [(entry[measure] or {}).get(method) for measure in GROUP_MEASURES]  # roc_auc: None for one label
+            values = [(entry[measure] or {}).get(method) for measure in MEASURES]  # roc_auc: None for one label
             lines.append(f"| {group} | {method.removeprefix('ensemble:')} | "
                          + " | ".join(format_metric(value) for value in values) + " |")
     return lines + [""]

@@ -107,7 +107,9 @@ def test_evaluate_command_prints_the_table_and_writes_the_report(tiny_bundle: Pa
     assert sorted(path.name for path in out.iterdir()) == ["reliability.png", "report.json", "report.md", "roc.png"]
     markdown = (out / "report.md").read_text()
     assert "## Accuracy per group" in markdown
-    assert "| group | method | roc_auc | accuracy | ece | human_flagged_ai |" in markdown
-    assert re.search(r"\| \S+ \| stacked @ fpr1 \| [0-9.–]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", markdown)
+    assert ("| group | method | roc_auc | accuracy | ece | human_flagged_ai | ai_detected_at_fpr1 | "
+            "ai_detected_at_fpr5 |") in markdown
+    assert re.search(r"\| \S+ \| stacked @ fpr1 \| [0-9.–]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ "
+                     r"\| [0-9.–]+ \| [0-9.–]+ \|", markdown)
     missing = run_cli("evaluate", str(tmp_path / "nope.csv"), "--bundle", str(tiny_bundle))
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
