@@ -219,6 +219,10 @@ def train(
     sample_per_group: Annotated[int | None, typer.Option(
         help="At most this many texts per group (--group-by; half of each label where it can), taken before "
              "the split: every group weighs about the same, and big corpora fit a small machine.")] = None,
+    h2o_sample_per_group: Annotated[int | None, typer.Option(
+        help="The H2O members train on at most this many texts per training group, drawn from every text of "
+             "those groups (not only the --sample-per-group sample, which still sets the split and the "
+             "transformers' texts): the cheap members learn from more.")] = None,
 ) -> None:
     """Train the ensemble members on DATA and write a verified bundle to --out (or, with --cross, a
     leave-one-out report)."""
@@ -230,7 +234,8 @@ def train(
             members=parse_members(members), seed=seed, sample_per_group=sample_per_group, overwrite=overwrite,
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
-            h2o=H2OSettings(ntrees=ntrees, seed=seed), h2o_url=h2o_url, calibrate=calibrate,
+            h2o=H2OSettings(ntrees=ntrees, seed=seed, sample_per_group=h2o_sample_per_group), h2o_url=h2o_url,
+            calibrate=calibrate,
             calibration=calibration, calibration_folds=calibration_folds,  # type: ignore[arg-type]
             refit_members=parse_members(refit_members),
             ensemble=ensemble, serving_only=serving_only, data_credit=data_credit,  # type: ignore[arg-type]

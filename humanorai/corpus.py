@@ -50,6 +50,9 @@ class Corpus:
         )
 
 
+NO_GROUPS_TO_SAMPLE = "a sample per group needs --group-by (and usually --group-pattern) to know the groups"
+
+
 def sample_per_group(groups: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.ndarray:
     """Positions of at most ``most`` texts per group, half of each label where the group has them: every
     group weighs about the same, however many texts its file holds."""
@@ -63,12 +66,31 @@ def sample_per_group(groups: np.ndarray, labels: np.ndarray, most: int, seed: in
     return np.sort(np.concatenate(chosen))
 
 
+def capped(corpus: Corpus, most: int | None, seed: int) -> Corpus:
+    """``corpus`` with at most ``most`` texts per group (see :func:`sample_per_group`); all of it for ``None``."""
+    if most is None:
+        return corpus
+    if corpus.groups is None:
+        raise DataError(NO_GROUPS_TO_SAMPLE)
+    return corpus.subset(sample_per_group(corpus.groups, corpus.labels, most, seed))
+
+
+def within_groups(pool: Corpus, like: Corpus) -> Corpus:
+    """The texts of ``pool`` whose group is one of ``like``'s groups."""
+    if pool.groups is None or like.groups is None:
+        raise DataError(NO_GROUPS_TO_SAMPLE)
+    return pool.subset(np.flatnonzero(np.isin(pool.groups, np.unique(like.groups))))
+
+
 @dataclass(frozen=True)
 class Split:
     train: Corpus
     valid: Corpus
     test: Corpus
     summary: dict[str, object] = field(default_factory=dict)
+    #: Every text of the training split's groups, not only the sampled ones (``--sample-per-group``), for
+    #: members cheap enough to learn from more (``--h2o-sample-per-group``); ``None``: nothing beyond ``train``.
+    train_pool: Corpus | None = None
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:

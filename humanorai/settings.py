@@ -275,6 +275,14 @@ class H2OSettings:
     stopping_rounds: int = 5
     stopping_tolerance: float = 1e-3
     seed: int = 42
+    #: At most this many training texts per group, drawn from every text of the training split's groups
+    #: (not only the ``--sample-per-group`` sample, which still sets the split and the transformers' texts);
+    #: ``None``: the training split as it is. The H2O members are cheap: more text costs them minutes.
+    sample_per_group: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sample_per_group is not None and self.sample_per_group < 2:
+            raise ValueError(f"--h2o-sample-per-group must be at least 2, not {self.sample_per_group}")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from humanorai.corpus import DataError, load_corpus, load_sources, sample_per_group, split_corpus
+from humanorai.corpus import (
+    DataError,
+    capped,
+    load_corpus,
+    load_sources,
+    sample_per_group,
+    split_corpus,
+    within_groups,
+)
 from humanorai.settings import DataSettings, DataSource
 from tests.synthetic import TOPICS, make_rows, write_csv
 
@@ -147,3 +155,22 @@ def test_a_sample_keeps_every_group_and_balances_labels() -> None:
                       int(np.sum(labels[chosen][groups[chosen] == group] == 0))) for group in "abc"}
     assert counts == {"a": (3, 3), "b": (3, 1), "c": (3, 3)}
     assert np.array_equal(chosen, sample_per_group(groups, labels, 6, seed=0))  # seeded
+
+
+def test_capped_takes_at_most_so_many_per_group_and_all_for_none(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "d.csv", make_rows(120)), group_column="source",
+                         group_pattern=r"^syn/([^/]+)/")
+    assert capped(corpus, None, seed=0) is corpus
+    _, counts = np.unique(capped(corpus, 8, seed=0).groups, return_counts=True)
+    assert counts.tolist() == [8] * 6
+    with pytest.raises(DataError, match="needs --group-by"):
+        capped(load_corpus(write_csv(tmp_path / "d.csv", make_rows(20))), 8, seed=0)
+
+
+def test_within_groups_keeps_the_pool_texts_of_those_groups_only(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "d.csv", make_rows(120)), group_column="source",
+                         group_pattern=r"^syn/([^/]+)/")
+    split = split_corpus(capped(corpus, 6, seed=0))
+    pool = within_groups(corpus, split.train)
+    assert set(pool.groups.tolist()) == set(split.train.groups.tolist())
+    assert len(pool) == 20 * len(set(split.train.groups.tolist()))  # every text of those groups

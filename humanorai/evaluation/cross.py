@@ -33,15 +33,17 @@ from humanorai.labels import AI, HUMAN
 from humanorai.progress import console, stage
 from humanorai.scoring.engine import Engine
 from humanorai.settings import CrossSettings, CrossUnit, TrainSettings
-from humanorai.training.pipeline import family_sessions, read_data, train_on
+from humanorai.training.pipeline import family_sessions, read_data, sampled, train_on
 
 CROSS_JSON, CROSS_MD = "cross.json", "cross.md"
 
 
 def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
     """Run every fold, write the report files into ``settings.out`` and return the report."""
-    corpus, files = read_data(settings.train)
-    units = _units(corpus, settings.unit, [str(file["path"]) for file in files])
+    every, files = read_data(settings.train)
+    paths = [str(file["path"]) for file in files]
+    corpus = sampled(every, settings.train)
+    units, every_unit = _units(corpus, settings.unit, paths), _units(every, settings.unit, paths)
     held_out = sorted(set(units.tolist()))
     if len(held_out) < 2:
         raise DataError(f"cross evaluation needs at least two {settings.unit}; found {len(held_out)}")
@@ -52,7 +54,9 @@ def cross_evaluate(settings: CrossSettings) -> dict[str, Any]:
             outside = np.flatnonzero(units != unit)
             with stage(f"Fold {number}/{len(held_out)}: {unit} held out ({len(inside)} texts), "
                        f"training on {len(outside)}"):
-                folds.append((unit, inside, _fold(corpus.subset(outside), corpus.subset(inside), files, train)))
+                pool = every.subset(np.flatnonzero(every_unit != unit))  # never a text of the held-out unit
+                folds.append((unit, inside, _fold(corpus.subset(outside), corpus.subset(inside), files, train,
+                                                  pool)))
     report = cross_report(folds)
     report["context"] = {"unit": settings.unit, "sample_per_group": settings.train.sample_per_group,
                          "command": settings.train.command, "data": files}
@@ -69,12 +73,13 @@ def _units(corpus: Corpus, unit: CrossUnit, paths: list[str]) -> np.ndarray:
     return corpus.groups
 
 
-def _fold(training: Corpus, held_out: Corpus, files: list[dict[str, object]],
-          settings: TrainSettings) -> ScoredCorpus:
-    """Train a bundle on ``training`` in a scratch folder and score ``held_out`` through its engine."""
+def _fold(training: Corpus, held_out: Corpus, files: list[dict[str, object]], settings: TrainSettings,
+          pool: Corpus) -> ScoredCorpus:
+    """Train a bundle on ``training`` (``pool``: every text outside the held-out unit) in a scratch folder
+    and score ``held_out`` through its engine."""
     with tempfile.TemporaryDirectory(prefix="humanorai-cross-") as scratch:
         bundle = Path(scratch) / "bundle"
-        train_on(training, files, replace(settings, out=bundle))
+        train_on(training, files, replace(settings, out=bundle), pool)
         engine = Engine.load(bundle)
         try:
             scored = score_corpus(engine, held_out, f"Scoring {len(held_out)} held-out texts")

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from humanorai.bundle import Manifest, load_bundle, write_manifest
-from humanorai.corpus import Corpus, Split, load_sources, sample_per_group, split_corpus
-from humanorai.errors import DataError, TrainingError
+from humanorai.corpus import Corpus, Split, capped, load_sources, split_corpus, within_groups
+from humanorai.errors import TrainingError
 from humanorai.evaluation.evaluate import ScoredCorpus, combine_scores, evaluation_report, member_scores
 from humanorai.evaluation.report import write_report
 from humanorai.members.base import FamilyBuild, TrainingJob
@@ -58,9 +58,9 @@ def train_bundle(settings: TrainSettings) -> Manifest:
     _check_target(settings.out, settings.overwrite)
     corpus, files = read_data(settings)
     if settings.calibration == "validation":
-        return train_on(corpus, files, settings)
+        return train_on(sampled(corpus, settings), files, settings, pool=corpus)
     with family_sessions(settings) as shared:  # the members are trained once per fold, then once more
-        return train_on(corpus, files, shared)
+        return train_on(sampled(corpus, settings), files, shared, pool=corpus)
 
 
 @contextlib.contextmanager
@@ -81,21 +81,27 @@ def read_data(settings: TrainSettings) -> tuple[Corpus, list[dict[str, object]]]
             note(f"{file['path']}: {file['kept']} of {file['rows']} rows kept ({file['human']} HUMAN, {file['ai']} AI)")
         note(f"{len(corpus)} texts kept; dropped {corpus.dropped_empty} empty or missing and "
              f"{corpus.dropped_duplicates} duplicate texts")
-        if settings.sample_per_group is not None:
-            if corpus.groups is None:
-                raise DataError("--sample-per-group needs --group-by (and usually --group-pattern) to know the "
-                                "groups")
-            corpus = corpus.subset(sample_per_group(corpus.groups, corpus.labels, settings.sample_per_group,
-                                                    settings.seed))
-            note(f"{len(corpus)} texts sampled: at most {settings.sample_per_group} per group")
     return corpus, files
 
 
-def train_on(corpus: Corpus, files: list[dict[str, object]], settings: TrainSettings) -> Manifest:
-    """Split ``corpus``, train every asked-for member and write the bundle to ``settings.out``."""
+def sampled(corpus: Corpus, settings: TrainSettings) -> Corpus:
+    """``corpus`` cut to ``--sample-per-group`` texts per group (all of it without the option)."""
+    if settings.sample_per_group is None:
+        return corpus
+    cut = capped(corpus, settings.sample_per_group, settings.seed)
+    note(f"{len(cut)} texts sampled: at most {settings.sample_per_group} per group")
+    return cut
+
+
+def train_on(corpus: Corpus, files: list[dict[str, object]], settings: TrainSettings,
+             pool: Corpus | None = None) -> Manifest:
+    """Split ``corpus``, train every asked-for member and write the bundle to ``settings.out``. ``pool``
+    (``corpus`` before its sample, or more texts of its groups) gives ``--h2o-sample-per-group`` its texts."""
     members = settings.members or all_members()
     with stage("Splitting train/valid/test"):
         split = split_corpus(corpus, settings.valid_fraction, settings.test_fraction, settings.seed)
+        if pool is not None and settings.h2o.sample_per_group is not None:
+            split = replace(split, train_pool=within_groups(pool, split.train))
         note(", ".join(f"{part}: {len(getattr(split, part))}" for part in ("train", "valid", "test")))
         for part in ("train", "valid", "test"):
             if len(getattr(split, part)) < MIN_SPLIT_TEXTS:
@@ -170,6 +176,7 @@ def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: 
     each data file contributed (path, sha256, counts)."""
     training: dict[str, Any] = {"data": files, "data_credit": settings.data_credit,
                                 "sample_per_group": settings.sample_per_group,
+                                "h2o_sample_per_group": settings.h2o.sample_per_group,
                                 "rows": len(split.train) + len(split.valid) + len(split.test),
                                 "split": split.summary}
     for build in builds:
@@ -214,7 +221,8 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
                  ", or no --calibrate and members that are not retrained): fitting on the validation split")
         return validation_data(split.valid, valid_scores)
     def score_fold(training: Corpus, held_out: Corpus) -> dict[str, np.ndarray]:
-        fold = Split(train=training, valid=split.valid, test=held_out)
+        pool = None if split.train_pool is None else within_groups(split.train_pool, training)
+        fold = Split(train=training, valid=split.valid, test=held_out, train_pool=pool)
         with tempfile.TemporaryDirectory(prefix=".out-of-fold-", dir=scratch) as staging:
             manifest = _train_members(settings, refit, fold, files, Path(staging))
             return _score_as_served(Path(staging), manifest, [("held-out fold", held_out)])[0]

@@ -93,6 +93,21 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
 
 
 @pytest.mark.slow
+def test_the_h2o_members_learn_from_more_texts_of_the_training_groups_only(corpus_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "more"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
+                     "--sample-per-group", "40", "--h2o-sample-per-group", "70")
+    assert result.returncode == 0, result.stderr
+    training = load_bundle(out).training
+    split = training["split"]
+    assert [split[part]["rows"] for part in ("train", "valid", "test")] == [
+        40 * len(split[part]["groups"]) for part in ("train", "valid", "test")]  # the sample sets the split
+    # 70 of each training group's 80 texts, none of another group's, in the members and in every fold's
+    assert training["h2o"]["training_texts"] == 70 * len(split["train"]["groups"])
+    assert training["h2o_sample_per_group"] == 70 and training["calibration"]["fitted_on"] == "group-kfold"
+
+
+@pytest.mark.slow
 def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "chars"
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char+style",
@@ -121,9 +136,14 @@ def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, t
 
 def test_a_sample_per_group_needs_groups(corpus_csv: Path, tmp_path: Path) -> None:
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--sample-per-group", "50")
-    assert result.returncode == 2 and "--sample-per-group needs --group-by" in result.stderr
+    assert result.returncode == 2 and "a sample per group needs --group-by" in result.stderr
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--sample-per-group", "1")
     assert result.returncode == 2 and "--sample-per-group must be at least 2" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--h2o-sample-per-group", "1")
+    assert result.returncode == 2 and "--h2o-sample-per-group must be at least 2" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "glm",
+                     "--h2o-sample-per-group", "50")
+    assert result.returncode == 2 and "a sample per group needs --group-by" in result.stderr
 
 
 def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, tmp_path: Path) -> None:

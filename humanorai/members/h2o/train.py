@@ -11,6 +11,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from h2o.estimators import (  # noqa: I001  (imported after humanorai sets DO_NO
 )
 
 from humanorai.bundle import MemberEntry, checksums
+from humanorai.corpus import capped
 from humanorai.members.base import FamilyBuild, TrainingJob
 from humanorai.members.h2o.cluster import h2o, h2o_cluster
 from humanorai.members.h2o.family import H2O_DIR
@@ -37,6 +39,12 @@ GENMODEL_JAR = "h2o-genmodel.jar"
 def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
     """Fit the TF-IDF on the training split, then train and export each asked-for H2O member."""
     split, staging, settings = job.split, job.staging, job.settings
+    if settings.h2o.sample_per_group is not None:
+        training = capped(split.train if split.train_pool is None else split.train_pool,
+                          settings.h2o.sample_per_group, settings.seed)
+        note(f"the H2O members train on {len(training)} texts of the training split's groups: at most "
+             f"{settings.h2o.sample_per_group} per group ({len(split.train)} in the sampled training split)")
+        split = replace(split, train=training)
     with stage(f"Fitting TF-IDF ({settings.tfidf.features} features) on the training split"):
         features = FeatureSet.fit(split.train.texts, settings.tfidf)
         shared = features.save(staging)
@@ -64,7 +72,8 @@ def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
                     options={"mojo": f"{H2O_DIR}/{name}.zip", "genmodel_jar": f"{H2O_DIR}/{GENMODEL_JAR}"},
                 ))
     return FamilyBuild(entries=entries, shared_files=checksums(staging, shared),
-                       preprocessing=features.preprocessing(), training={"h2o": vars(settings.h2o)})
+                       preprocessing=features.preprocessing(),
+                       training={"h2o": {**vars(settings.h2o), "training_texts": len(split.train)}})
 
 
 def _estimators(settings: H2OSettings) -> dict[str, Callable[[], H2OEstimator]]:
