@@ -29,9 +29,9 @@ from humanorai.labels import AI, HUMAN, label_name
 from humanorai.scoring.ensemble import Vote
 
 #: Each label must hold at least this share of a text's words for the text to be called mixed.
-MIXED_WORD_SHARE = 0.15
+MIXED_WORD_SHARE = 0.2
 #: In the mixed rule, a segment's words count for its label only when its ``p_human`` is this far from 0.5.
-MIXED_MARGIN = 0.25
+MIXED_MARGIN = 0.2
 #: A segment is HUMAN when its ``p_human`` is at least this.
 SEGMENT_THRESHOLD = 0.5
 
