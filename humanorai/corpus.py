@@ -89,8 +89,17 @@ class Split:
     test: Corpus
     summary: dict[str, object] = field(default_factory=dict)
     #: Every text of the training split's groups, not only the sampled ones (``--sample-per-group``), for
-    #: members cheap enough to learn from more (``--h2o-sample-per-group``); ``None``: nothing beyond ``train``.
+    #: member families given more to learn from (``--h2o-sample-per-group``, ``--transformer-sample-per-group``);
+    #: ``None``: nothing beyond ``train``.
     train_pool: Corpus | None = None
+
+    def training_texts(self, most: int | None, seed: int) -> Corpus:
+        """A member family's training texts: at most ``most`` per training group, drawn from every text of
+        those groups (:attr:`train_pool`); the sampled training split for ``None``. Never a text of a
+        validation or test group: the pool holds the training groups only."""
+        if most is None:
+            return self.train
+        return capped(self.train if self.train_pool is None else self.train_pool, most, seed)
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,16 @@ def test_within_groups_keeps_the_pool_texts_of_those_groups_only(tmp_path: Path)
     pool = within_groups(corpus, split.train)
     assert set(pool.groups.tolist()) == set(split.train.groups.tolist())
     assert len(pool) == 20 * len(set(split.train.groups.tolist()))  # every text of those groups
+
+
+def test_a_family_draws_its_training_texts_from_the_training_groups_pool(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "d.csv", make_rows(120)), group_column="source",
+                         group_pattern=r"^syn/([^/]+)/")
+    split = split_corpus(capped(corpus, 6, seed=0))
+    assert split.training_texts(None, seed=0) is split.train
+    assert len(split.training_texts(10, seed=0)) == len(split.train)  # no pool: the sampled split, capped
+    pooled = replace(split, train_pool=within_groups(corpus, split.train))
+    more = pooled.training_texts(10, seed=0)
+    _, counts = np.unique(more.groups, return_counts=True)
+    assert counts.tolist() == [10] * len(set(split.train.groups.tolist()))  # beyond the sample of 6
+    assert set(more.groups.tolist()) == set(split.train.groups.tolist())  # never a validation or test group

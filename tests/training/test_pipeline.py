@@ -108,6 +108,20 @@ def test_the_h2o_members_learn_from_more_texts_of_the_training_groups_only(corpu
 
 
 @pytest.mark.slow
+def test_the_transformers_learn_from_more_texts_of_the_training_groups_only(corpus_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "more"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "roberta", *TINY_TRAIN_ARGS,
+                     "--epochs", "1", "--sample-per-group", "40", "--transformer-sample-per-group", "70")
+    assert result.returncode == 0, result.stderr
+    training = load_bundle(out).training
+    split = training["split"]
+    assert [split[part]["rows"] for part in ("train", "valid", "test")] == [
+        40 * len(split[part]["groups"]) for part in ("train", "valid", "test")]  # the sample sets the split
+    assert training["transformers"]["training_texts"] == 70 * len(split["train"]["groups"])
+    assert training["transformer_sample_per_group"] == 70 and training["transformers"]["sample_per_group"] == 70
+
+
+@pytest.mark.slow
 def test_a_feature_set_is_recorded_and_its_files_are_checked(corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "chars"
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", "--features", "word+char+style",
@@ -141,6 +155,8 @@ def test_a_sample_per_group_needs_groups(corpus_csv: Path, tmp_path: Path) -> No
     assert result.returncode == 2 and "--sample-per-group must be at least 2" in result.stderr
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--h2o-sample-per-group", "1")
     assert result.returncode == 2 and "--h2o-sample-per-group must be at least 2" in result.stderr
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--transformer-sample-per-group", "1")
+    assert result.returncode == 2 and "--transformer-sample-per-group must be at least 2" in result.stderr
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "glm",
                      "--h2o-sample-per-group", "50")
     assert result.returncode == 2 and "a sample per group needs --group-by" in result.stderr

@@ -24,7 +24,6 @@ from h2o.estimators import (  # noqa: I001  (imported after humanorai sets DO_NO
 )
 
 from humanorai.bundle import MemberEntry, checksums
-from humanorai.corpus import capped
 from humanorai.members.base import FamilyBuild, TrainingJob
 from humanorai.members.h2o.cluster import h2o, h2o_cluster
 from humanorai.members.h2o.family import H2O_DIR
@@ -40,8 +39,7 @@ def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
     """Fit the TF-IDF on the training split, then train and export each asked-for H2O member."""
     split, staging, settings = job.split, job.staging, job.settings
     if settings.h2o.sample_per_group is not None:
-        training = capped(split.train if split.train_pool is None else split.train_pool,
-                          settings.h2o.sample_per_group, settings.seed)
+        training = split.training_texts(settings.h2o.sample_per_group, settings.seed)
         note(f"the H2O members train on {len(training)} texts of the training split's groups: at most "
              f"{settings.h2o.sample_per_group} per group ({len(split.train)} in the sampled training split)")
         split = replace(split, train=training)

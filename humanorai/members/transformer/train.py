@@ -4,6 +4,7 @@ when asked, an OpenVINO static INT8 model."""
 from __future__ import annotations
 
 from humanorai.bundle import MemberEntry, checksums
+from humanorai.corpus import Corpus
 from humanorai.members.base import FamilyBuild, TrainingJob
 from humanorai.members.transformer.backends import ONNX_FP32, WEIGHTS
 from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset, load_base, save_hf
@@ -14,32 +15,37 @@ from humanorai.members.transformer.openvino_int8 import (
     calibration_sample,
     export_openvino_int8,
 )
-from humanorai.progress import stage
+from humanorai.progress import note, stage
 from humanorai.settings import TrainSettings
 from humanorai.text import RAW, normalize
 
 
 def train_transformer_family(job: TrainingJob, kind: str) -> FamilyBuild:
     settings = job.settings.transformers
-    entries = [_train_one(member, job, kind) for member in job.members]
+    training = job.split.training_texts(settings.sample_per_group, job.settings.seed)
+    if settings.sample_per_group is not None:
+        note(f"the transformers train on {len(training)} texts of the training split's groups: at most "
+             f"{settings.sample_per_group} per group ({len(job.split.train)} in the sampled training split)")
+    entries = [_train_one(member, job, training, kind) for member in job.members]
     return FamilyBuild(entries=entries, training={"transformers": {
         "preset": settings.preset, **vars(settings.fine_tune), "openvino_int8": settings.openvino_int8,
-        "int8_calibration_texts": settings.int8_calibration_texts if settings.openvino_int8 else None}})
+        "int8_calibration_texts": settings.int8_calibration_texts if settings.openvino_int8 else None,
+        "sample_per_group": settings.sample_per_group, "training_texts": len(training)}})
 
 
 def _base(member: str, settings: TrainSettings) -> str | None:
     return settings.transformers.bert_base if member == "BERT" else settings.transformers.roberta_base
 
 
-def _train_one(member: str, job: TrainingJob, kind: str) -> MemberEntry:
-    """Fine-tune one transformer, save it in HF format and export its ONNX files."""
+def _train_one(member: str, job: TrainingJob, training: Corpus, kind: str) -> MemberEntry:
+    """Fine-tune one transformer on ``training``, save it in HF format and export its ONNX files."""
     split, staging = job.split, job.staging
     options = job.settings.transformers
     settings = options.fine_tune
     base = _base(member, job.settings)
     folder = staging / member.lower()
     with stage(f"Training {member} ({base or 'preset ' + options.preset})"):
-        train_texts = [normalize(text, RAW) for text in split.train.texts]
+        train_texts = [normalize(text, RAW) for text in training.texts]
         if base is None:
             preset = PRESETS[options.preset]
             model, tokenizer = build_from_preset(member, preset, train_texts, settings.max_length)
@@ -47,7 +53,7 @@ def _train_one(member: str, job: TrainingJob, kind: str) -> MemberEntry:
             preset = None
             model, tokenizer = load_base(base)
             tokenizer.model_max_length = min(tokenizer.model_max_length, settings.max_length)
-        metrics = fine_tune(model, tokenizer, RAW, (split.train.texts, split.train.labels),
+        metrics = fine_tune(model, tokenizer, RAW, (training.texts, training.labels),
                             (split.valid.texts, split.valid.labels), settings, *learning_schedule(settings, preset))
         files = save_hf(model, tokenizer, folder)
     with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
