@@ -93,32 +93,22 @@ def test_several_data_files_train_one_bundle_and_the_manifest_lists_each(tmp_pat
 
 
 @pytest.mark.slow
-def test_the_h2o_members_learn_from_more_texts_of_the_training_groups_only(corpus_csv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("member", "option", "family"), [
+    ("glm", "--h2o-sample-per-group", "h2o"), ("roberta", "--transformer-sample-per-group", "transformers")])
+def test_a_family_learns_from_more_texts_of_the_training_groups_only(member: str, option: str, family: str,
+                                                                     corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "more"
-    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
-                     "--sample-per-group", "40", "--h2o-sample-per-group", "70")
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", member, *TINY_TRAIN_ARGS,
+                     "--epochs", "1", "--sample-per-group", "40", option, "70")
     assert result.returncode == 0, result.stderr
     training = load_bundle(out).training
     split = training["split"]
     assert [split[part]["rows"] for part in ("train", "valid", "test")] == [
         40 * len(split[part]["groups"]) for part in ("train", "valid", "test")]  # the sample sets the split
-    # 70 of each training group's 80 texts, none of another group's, in the members and in every fold's
-    assert training["h2o"]["training_texts"] == 70 * len(split["train"]["groups"])
-    assert training["h2o_sample_per_group"] == 70 and training["calibration"]["fitted_on"] == "group-kfold"
-
-
-@pytest.mark.slow
-def test_the_transformers_learn_from_more_texts_of_the_training_groups_only(corpus_csv: Path, tmp_path: Path) -> None:
-    out = tmp_path / "more"
-    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "roberta", *TINY_TRAIN_ARGS,
-                     "--epochs", "1", "--sample-per-group", "40", "--transformer-sample-per-group", "70")
-    assert result.returncode == 0, result.stderr
-    training = load_bundle(out).training
-    split = training["split"]
-    assert [split[part]["rows"] for part in ("train", "valid", "test")] == [
-        40 * len(split[part]["groups"]) for part in ("train", "valid", "test")]  # the sample sets the split
-    assert training["transformers"]["training_texts"] == 70 * len(split["train"]["groups"])
-    assert training["transformer_sample_per_group"] == 70 and training["transformers"]["sample_per_group"] == 70
+    # 70 of each training group's 80 texts, none of another group's (for GLM in every out-of-fold refit too)
+    assert training[family]["training_texts"] == 70 * len(split["train"]["groups"])
+    assert training[option.lstrip("-").replace("-", "_")] == 70 and training[family]["sample_per_group"] == 70
+    assert training["calibration"]["fitted_on"] == ("group-kfold" if family == "h2o" else "validation")
 
 
 @pytest.mark.slow
