@@ -223,9 +223,11 @@ def train(
         help="The H2O members train on at most this many texts per training group, drawn from every text of "
              "those groups (not only the --sample-per-group sample, which still sets the split and the "
              "transformers' texts): the cheap members learn from more.")] = None,
-    transformer_sample_per_group: Annotated[int | None, typer.Option(
-        help="Likewise for the transformers: they fine-tune on at most this many texts per training group, "
-             "drawn from every text of those groups.")] = None,
+    bert_sample_per_group: Annotated[int | None, typer.Option(
+        help="Likewise for BERT: it fine-tunes on at most this many texts per training group, drawn from "
+             "every text of those groups.")] = None,
+    roberta_sample_per_group: Annotated[int | None, typer.Option(
+        help="Likewise for RoBERTa.")] = None,
 ) -> None:
     """Train the ensemble members on DATA and write a verified bundle to --out (or, with --cross, a
     leave-one-out report)."""
@@ -245,7 +247,7 @@ def train(
             transformers=TransformerTrainSettings(
                 preset=preset, bert_base=bert_base, roberta_base=roberta_base,  # type: ignore[arg-type]
                 openvino_int8=openvino_int8, int8_calibration_texts=int8_calibration_texts,
-                sample_per_group=transformer_sample_per_group,
+                bert_sample_per_group=bert_sample_per_group, roberta_sample_per_group=roberta_sample_per_group,
                 fine_tune=FineTuneSettings(epochs=epochs, batch_size=batch_size, max_length=max_length,
                                            gradient_accumulation=gradient_accumulation,
                                            learning_rate=learning_rate, warmup_fraction=warmup, seed=seed)),

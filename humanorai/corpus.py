@@ -89,7 +89,7 @@ class Split:
     test: Corpus
     summary: dict[str, object] = field(default_factory=dict)
     #: Every text of the training split's groups, not only the sampled ones (``--sample-per-group``), for
-    #: member families given more to learn from (``--h2o-sample-per-group``, ``--transformer-sample-per-group``);
+    #: members given more to learn from (``--h2o-sample-per-group``, ``--bert-sample-per-group``…);
     #: ``None``: nothing beyond ``train``.
     train_pool: Corpus | None = None
 

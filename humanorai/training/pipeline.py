@@ -96,12 +96,13 @@ def sampled(corpus: Corpus, settings: TrainSettings) -> Corpus:
 def train_on(corpus: Corpus, files: list[dict[str, object]], settings: TrainSettings,
              pool: Corpus | None = None) -> Manifest:
     """Split ``corpus``, train every asked-for member and write the bundle to ``settings.out``. ``pool``
-    (``corpus`` before its sample, or more texts of its groups) gives ``--h2o-sample-per-group`` and
-    ``--transformer-sample-per-group`` their texts."""
+    (``corpus`` before its sample, or more texts of its groups) gives ``--h2o-sample-per-group``,
+    ``--bert-sample-per-group`` and ``--roberta-sample-per-group`` their texts."""
     members = settings.members or all_members()
     with stage("Splitting train/valid/test"):
         split = split_corpus(corpus, settings.valid_fraction, settings.test_fraction, settings.seed)
-        if pool is not None and (settings.h2o.sample_per_group, settings.transformers.sample_per_group) != (None, None):
+        wanted = [settings.h2o.sample_per_group, *settings.transformers.sample_per_group.values()]
+        if pool is not None and any(most is not None for most in wanted):
             split = replace(split, train_pool=within_groups(pool, split.train))
         note(", ".join(f"{part}: {len(getattr(split, part))}" for part in ("train", "valid", "test")))
         for part in ("train", "valid", "test"):
@@ -178,7 +179,6 @@ def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: 
     training: dict[str, Any] = {"data": files, "data_credit": settings.data_credit,
                                 "sample_per_group": settings.sample_per_group,
                                 "h2o_sample_per_group": settings.h2o.sample_per_group,
-                                "transformer_sample_per_group": settings.transformers.sample_per_group,
                                 "rows": len(split.train) + len(split.valid) + len(split.test),
                                 "split": split.summary}
     for build in builds:

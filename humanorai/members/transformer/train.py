@@ -22,15 +22,23 @@ from humanorai.text import RAW, normalize
 
 def train_transformer_family(job: TrainingJob, kind: str) -> FamilyBuild:
     settings = job.settings.transformers
-    training = job.split.training_texts(settings.sample_per_group, job.settings.seed)
-    if settings.sample_per_group is not None:
-        note(f"the transformers train on {len(training)} texts of the training split's groups: at most "
-             f"{settings.sample_per_group} per group ({len(job.split.train)} in the sampled training split)")
-    entries = [_train_one(member, job, training, kind) for member in job.members]
+    training = {member: _training_texts(member, job) for member in job.members}
+    entries = [_train_one(member, job, training[member], kind) for member in job.members]
     return FamilyBuild(entries=entries, training={"transformers": {
         "preset": settings.preset, **vars(settings.fine_tune), "openvino_int8": settings.openvino_int8,
         "int8_calibration_texts": settings.int8_calibration_texts if settings.openvino_int8 else None,
-        "sample_per_group": settings.sample_per_group, "training_texts": len(training)}})
+        "sample_per_group": {member: settings.sample_per_group[member] for member in job.members},
+        "training_texts": {member: len(texts) for member, texts in training.items()}}})
+
+
+def _training_texts(member: str, job: TrainingJob) -> Corpus:
+    """The member's training texts: its own larger sample of the training groups where one is asked for."""
+    most = job.settings.transformers.sample_per_group[member]
+    training = job.split.training_texts(most, job.settings.seed)
+    if most is not None:
+        note(f"{member} trains on {len(training)} texts of the training split's groups: at most {most} per "
+             f"group ({len(job.split.train)} in the sampled training split)")
+    return training
 
 
 def _base(member: str, settings: TrainSettings) -> str | None:
