@@ -184,6 +184,9 @@ def train(
     warmup: Annotated[float | None, typer.Option(
         help="Share of the transformer optimizer steps spent raising the learning rate from 0 (default: 0.1 "
              "from scratch, 0 for a base checkpoint).")] = None,
+    keep_best: Annotated[str, typer.Option(
+        help="Which transformer epoch to keep, judged on the validation split: 'loss' (lowest) or 'roc-auc' "
+             "(highest; the loss of unseen groups can rise while the ranking improves).")] = "loss",
     calibrate: Annotated[bool, typer.Option(
         help="Fit a probability calibration (Platt) per member, on the data --calibration says.")] = False,
     calibration: Annotated[str, typer.Option(
@@ -250,7 +253,8 @@ def train(
                 bert_sample_per_group=bert_sample_per_group, roberta_sample_per_group=roberta_sample_per_group,
                 fine_tune=FineTuneSettings(epochs=epochs, batch_size=batch_size, max_length=max_length,
                                            gradient_accumulation=gradient_accumulation,
-                                           learning_rate=learning_rate, warmup_fraction=warmup, seed=seed)),
+                                           learning_rate=learning_rate, warmup_fraction=warmup, seed=seed,
+                                           keep_best=keep_best)),  # type: ignore[arg-type]
             command=_command(),
         )
         if cross is not None:

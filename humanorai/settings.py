@@ -69,6 +69,8 @@ EnsembleChoice = Literal["majority", "soft", "stacked", "best"]
 CalibrationSource = Literal["validation", "group-kfold"]
 #: Size of a transformer trained from scratch (see ``members.transformer.checkpoints.PRESETS``).
 PresetName = Literal["tiny", "small"]
+#: Which epoch's weights fine-tuning keeps, judged on the validation split.
+KeepBest = Literal["loss", "roc-auc"]
 
 
 def names(value: str) -> tuple[str, ...]:
@@ -298,10 +300,15 @@ class FineTuneSettings:
     #: Share of the optimizer steps spent raising the rate linearly from 0 before it decays linearly to 0;
     #: ``None``: the preset's from scratch, none for a base checkpoint.
     warmup_fraction: float | None = None
+    #: The epoch kept (and early stopping's yardstick): lowest validation loss, or highest validation ROC AUC.
+    #: On validation groups unlike the training ones the loss can rise while the ranking improves (a model
+    #: growing more confident); calibration fixes confidence afterwards, not ranking (docs/quality.md).
+    keep_best: KeepBest = "loss"
 
     def __post_init__(self) -> None:
         if self.warmup_fraction is not None and not 0.0 <= self.warmup_fraction < 1.0:
             raise ValueError(f"--warmup must be at least 0 and below 1, not {self.warmup_fraction}")
+        choice(self.keep_best, KeepBest, "--keep-best")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Fine-tune a BERT or RoBERTa sequence classifier (label 1 = HUMAN): AdamW with a warm-up and a linear
-decay, mixed precision where the hardware has it, early stopping on the validation loss.
+decay, mixed precision where the hardware has it, early stopping on the validation loss or ROC AUC.
 
 Text reaches the tokenizer through :func:`humanorai.text.normalize` with the spec the bundle records,
 exactly as at serving time.
@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from humanorai.errors import TrainingError
 from humanorai.members.transformer.backends import fast_bf16
 from humanorai.members.transformer.checkpoints import PRETRAINED_LEARNING_RATE, PRETRAINED_WARMUP, Preset
 from humanorai.progress import note, progress_bar
@@ -25,7 +27,8 @@ from humanorai.text import NormalizationSpec, normalize
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: NormalizationSpec,
               train: tuple[list[str], np.ndarray], valid: tuple[list[str], np.ndarray],
               settings: FineTuneSettings, learning_rate: float, warmup_fraction: float) -> dict[str, float]:
-    """Train with AdamW, a warm-up and a linear decay; keep the weights of the best validation loss.
+    """Train with AdamW, a warm-up and a linear decay; keep the weights of the best epoch on the validation
+    split by ``settings.keep_best`` (lowest loss or highest ROC AUC).
 
     ``learning_rate`` and ``warmup_fraction`` are resolved by the caller (the settings may leave them to
     the preset or base checkpoint)."""
@@ -41,7 +44,10 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     if mixed is not None:
         note(f"mixed precision: {str(mixed).removeprefix('torch.')} on {device.type}")
     scaler = torch.amp.GradScaler("cuda", enabled=mixed == torch.float16)
-    best_loss, best_state, stale = math.inf, None, 0
+    if settings.keep_best == "roc-auc" and len(set(valid[1].tolist())) < 2:
+        raise TrainingError("--keep-best roc-auc needs both labels in the validation split")
+    best: dict[str, float] = {}
+    best_state, stale = None, 0
     for epoch in range(settings.epochs):
         model.train()
         order = np.random.default_rng(settings.seed + epoch).permutation(len(train_batches))
@@ -59,10 +65,11 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
                     optimizer.zero_grad()
                     schedule.step()
                 advance(1)
-        valid_loss = _mean_loss(model, valid_batches, device)
-        note(f"epoch {epoch + 1}/{settings.epochs}: validation loss {valid_loss:.4f}")
-        if valid_loss < best_loss - 1e-4:
-            best_loss, stale = valid_loss, 0
+        scores = _validation_scores(model, valid_batches, device)
+        note(f"epoch {epoch + 1}/{settings.epochs}: validation loss {scores['valid_loss']:.4f}, "
+             f"ROC AUC {scores['valid_roc_auc']:.4f}")
+        if not best or improved(settings.keep_best, best, scores):
+            best, stale = {**scores, "best_epoch": float(epoch + 1)}, 0
             best_state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
         else:
             stale += 1
@@ -72,7 +79,15 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: 
     if best_state is not None:
         model.load_state_dict(best_state)
     model.to("cpu").eval()
-    return {"valid_loss": round(best_loss, 6)}
+    return {key: round(value, 6) for key, value in best.items() if not math.isnan(value)}
+
+
+def improved(keep_best: str, best: dict[str, float], scores: dict[str, float]) -> bool:
+    """Whether an epoch's validation ``scores`` beat the ``best`` so far by ``keep_best``'s yardstick
+    (by more than 1e-4, so that noise does not count as progress)."""
+    if keep_best == "roc-auc":
+        return scores["valid_roc_auc"] > best["valid_roc_auc"] + 1e-4
+    return scores["valid_loss"] < best["valid_loss"] - 1e-4
 
 
 def mixed_precision(device_type: str) -> torch.dtype | None:
@@ -126,15 +141,22 @@ def _encode(tokenizer: PreTrainedTokenizerFast, spec: NormalizationSpec, data: t
 
 
 @torch.no_grad()
-def _mean_loss(model: PreTrainedModel, batches: list[dict[str, torch.Tensor]], device: torch.device) -> float:
+def _validation_scores(model: PreTrainedModel, batches: list[dict[str, torch.Tensor]],
+                       device: torch.device) -> dict[str, float]:
+    """Mean loss and ROC AUC (NaN with one label) of the model on the validation batches."""
     model.eval()
-    total, count = 0.0, 0
+    total, margins, labels = 0.0, [], []
     for batch in batches:
         moved = {key: value.to(device) for key, value in batch.items()}
-        size = len(batch["labels"])
-        total += float(model(**moved).loss) * size
-        count += size
-    return total / max(1, count)
+        output = model(**moved)
+        total += float(output.loss) * len(batch["labels"])
+        logits = output.logits.float().cpu().numpy()
+        margins.append(logits[:, 1] - logits[:, 0])
+        labels.append(batch["labels"].numpy())
+    truth = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+    both = len(set(truth.tolist())) == 2
+    return {"valid_loss": total / max(1, len(truth)),
+            "valid_roc_auc": float(roc_auc_score(truth, np.concatenate(margins))) if both else float("nan")}
 
 
 def _seed_everything(seed: int) -> None:

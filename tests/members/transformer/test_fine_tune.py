@@ -1,14 +1,23 @@
-"""Fine-tuning: the learning-rate schedule and mixed precision (full training runs in the session bundle)."""
+"""Fine-tuning: the learning-rate schedule, mixed precision and which epoch is kept (full training runs in the
+session bundle)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
+from humanorai.errors import TrainingError
 from humanorai.members.transformer import fine_tune as fine_tune_module
 from humanorai.members.transformer.checkpoints import PRESETS, PRETRAINED_LEARNING_RATE, build_from_preset
-from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule, mixed_precision, warmup_then_decay
+from humanorai.members.transformer.fine_tune import (
+    fine_tune,
+    improved,
+    learning_schedule,
+    mixed_precision,
+    warmup_then_decay,
+)
 from humanorai.settings import FineTuneSettings
 from humanorai.text import RAW
 from tests.synthetic import make_rows
@@ -63,3 +72,33 @@ def test_bf16_autocast_trains_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     assert np.isfinite(metrics["valid_loss"])
     assert all(value.dtype == torch.float32 for value in model.state_dict().values())  # weights stay FP32
     assert any(not torch.equal(before[name], value) for name, value in model.state_dict().items())
+
+
+def test_the_kept_epoch_is_the_best_by_the_chosen_yardstick() -> None:
+    best = {"valid_loss": 0.50, "valid_roc_auc": 0.80}
+    more_confident_better_ranked = {"valid_loss": 0.55, "valid_roc_auc": 0.85}
+    assert improved("roc-auc", best, more_confident_better_ranked)
+    assert not improved("loss", best, more_confident_better_ranked)
+    assert not improved("roc-auc", best, {"valid_loss": 0.40, "valid_roc_auc": 0.80005})  # within noise
+    assert improved("loss", best, {"valid_loss": 0.40, "valid_roc_auc": 0.70})
+    with pytest.raises(ValueError, match="--keep-best must be one of loss, roc-auc"):
+        FineTuneSettings(keep_best="accuracy")  # type: ignore[arg-type]
+
+
+def test_keeping_the_best_roc_auc_reports_the_kept_weights_roc_auc() -> None:
+    rows = make_rows(96, seed=3)
+    texts = [row["text"] for row in rows]
+    labels = np.array([int(row["label"]) for row in rows])
+    model, tokenizer = build_from_preset("BERT", PRESETS["tiny"], texts, max_length=32)
+    settings = FineTuneSettings(epochs=3, batch_size=8, max_length=32, keep_best="roc-auc", patience=2)
+    metrics = fine_tune(model, tokenizer, RAW, (texts[:64], labels[:64]), (texts[64:], labels[64:]), settings,
+                        2e-3, 0.1)
+    assert 1 <= metrics["best_epoch"] <= 3
+    encoded = tokenizer(texts[64:], truncation=True, max_length=32, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoded).logits.numpy()
+    assert metrics["valid_roc_auc"] == pytest.approx(roc_auc_score(labels[64:], logits[:, 1] - logits[:, 0]),
+                                                     abs=1e-5)  # the weights kept are the epoch reported
+    with pytest.raises(TrainingError, match="needs both labels"):
+        fine_tune(model, tokenizer, RAW, (texts[:64], labels[:64]), (texts[64:66], np.array([1, 1])), settings,
+                  2e-3, 0.1)
