@@ -9,8 +9,9 @@ Each recipe is fine-tuned K times (the library's ``fine_tune``, as ``train`` run
 of every group outside one fold, and scores that fold's texts through the serving path (the member's windows
 over a PyTorch backend). The held-out texts are the same for every recipe (at most ``--eval-per-group`` per
 group, half of each label, a fixed seed), so recipes compare on identical texts. A tenth of each fold's
-training sample stops early on its validation loss; no held-out text is ever trained or stopped on. Scores
-are raw (no calibration: fitting it is the bundle's job), reported pooled and per group with the measures of
+training sample (or of its groups) stops early on its validation loss or ROC AUC, as the recipe says; no
+held-out text is ever trained or stopped on. Scores are raw (no calibration: fitting it is the bundle's
+job), reported pooled and per group with the measures of
 every report (:func:`humanorai.evaluation.evaluate.measures`).
 
 Recipes run in the order given; one runs only if the time per training token measured so far says it fits
@@ -31,7 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ from humanorai.members.transformer.member import (
     TransformerMember,
     WindowSettings,
 )
-from humanorai.settings import DataSettings, DataSource, FineTuneSettings
+from humanorai.settings import DataSettings, DataSource, FineTuneSettings, KeepBest
 from humanorai.text import RAW, normalize
 from humanorai.training.out_of_fold import check_fold, group_folds
 
@@ -60,6 +61,11 @@ class Recipe:
     per_group: int | None
     max_length: int
     epochs: int
+    #: ``train --keep-best``: the epoch kept by validation loss or ROC AUC.
+    keep_best: KeepBest = "loss"
+    #: What early stopping watches: held-back training texts, or held-back whole training groups (as a
+    #: bundle's validation split is), :data:`STOPPING_SHARE` of either.
+    stop_on: Literal["texts", "groups"] = "texts"
 
 
 #: The demo's BERT recipe first, then one change at a time.
@@ -69,8 +75,10 @@ RECIPES = {
     "long512": Recipe(per_group=160, max_length=512, epochs=2),
     "epochs3": Recipe(per_group=160, max_length=256, epochs=3),
     "all": Recipe(per_group=None, max_length=256, epochs=2),
+    "texts400-groups-loss": Recipe(per_group=400, max_length=256, epochs=2, stop_on="groups"),
+    "texts400-groups-auc": Recipe(per_group=400, max_length=256, epochs=2, keep_best="roc-auc", stop_on="groups"),
 }
-#: Share of a fold's training sample held back for early stopping.
+#: Share of a fold's training sample (texts, or groups: at least one) held back for early stopping.
 STOPPING_SHARE = 0.1
 
 
@@ -206,12 +214,9 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
 def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, args: argparse.Namespace,
                         device: str) -> np.ndarray:
     """One fold: fine-tune on ``training`` (less its stopping share), then score ``held_out`` as served."""
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(training))
-    stopping = max(1, round(len(training) * STOPPING_SHARE))
-    fit, stop = training.subset(np.sort(order[stopping:])), training.subset(np.sort(order[:stopping]))
+    fit, stop = stopping_split(training, recipe, args.seed)
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=args.batch_size, max_length=recipe.max_length,
-                                seed=args.seed)
+                                seed=args.seed, keep_best=recipe.keep_best)
     if args.preset is not None:
         preset = PRESETS[args.preset]
         model, tokenizer = build_from_preset(args.member, preset, [normalize(text, RAW) for text in fit.texts],
@@ -233,6 +238,20 @@ def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, a
     if device == "cuda":
         torch.cuda.empty_cache()
     return scores
+
+
+def stopping_split(training: Corpus, recipe: Recipe, seed: int) -> tuple[Corpus, Corpus]:
+    """The texts to fine-tune on and those early stopping watches: a seeded share of the texts, or of the
+    groups (whole groups, never fine-tuned on)."""
+    assert training.groups is not None
+    rng = np.random.default_rng(seed)
+    if recipe.stop_on == "groups":
+        groups = rng.permutation(sorted(set(training.groups.tolist())))
+        held = np.isin(training.groups, groups[:max(1, round(len(groups) * STOPPING_SHARE))])
+        return training.subset(np.flatnonzero(~held)), training.subset(np.flatnonzero(held))
+    order = rng.permutation(len(training))
+    stopping = max(1, round(len(training) * STOPPING_SHARE))
+    return training.subset(np.sort(order[stopping:])), training.subset(np.sort(order[:stopping]))
 
 
 def environment(device: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.transformer_cross import RECIPES, stopping_split
+from humanorai.corpus import load_corpus
 from tests.synthetic import make_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +26,8 @@ def test_cpu_mode_scores_every_held_out_text_once_by_a_model_that_never_saw_its_
     data = write_csv(tmp_path / "corpus.csv", make_rows(240))  # 6 topics (groups) of 40 texts
     out = tmp_path / "cross.json"
     result = run_script(str(data), "--group-pattern", "^syn/([^/]+)/", "--preset", "tiny", "--device", "cpu",
-                        "--folds", "3", "--recipes", "demo,texts400", "--scale", "0.25", "--eval-per-group", "20",
-                        "--budget-s", "0", "--out", str(out))
+                        "--folds", "3", "--recipes", "texts400-groups-auc,demo", "--scale", "0.25",
+                        "--eval-per-group", "20", "--budget-s", "0", "--out", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     folds = report["folds"]
@@ -33,17 +35,28 @@ def test_cpu_mode_scores_every_held_out_text_once_by_a_model_that_never_saw_its_
         {row["source"].split("/")[1] for row in make_rows(240)})  # whole groups, each held out once
     evaluated = report["evaluated"]
     assert len(evaluated["positions"]) == 6 * 20 and sum(evaluated["labels"]) == 60  # half of each label
-    demo = report["recipes"]["demo"]
-    assert demo["recipe"] == {"per_group": 40, "max_length": 256, "epochs": 2}  # 160 x 0.25
-    assert demo["training_texts"] == [4 * 40] * 3  # every text of the 4 other groups
+    demo = report["recipes"]["texts400-groups-auc"]
+    assert demo["recipe"] == {"per_group": 100, "max_length": 256, "epochs": 2, "keep_best": "roc-auc",
+                              "stop_on": "groups"}  # 400 x 0.25
+    assert demo["training_texts"] == [4 * 40] * 3  # every text of the 4 other groups (one stops early)
     p_human = np.array(demo["p_human"])
     assert p_human.shape == (120,) and np.all((p_human >= 0) & (p_human <= 1))
     assert len(set(p_human.round(6).tolist())) > 10  # scored, not a constant
     assert set(demo["groups"]) == set(evaluated["groups"]) and 0 <= demo["pooled"]["roc_auc"] <= 1
-    assert set(report["skipped"]) == {"texts400"} and "budget" in report["skipped"]["texts400"]
+    assert set(report["skipped"]) == {"demo"} and "budget" in report["skipped"]["demo"]
 
 
 def test_unknown_recipes_are_a_usage_error(tmp_path: Path) -> None:
     result = run_script(str(tmp_path / "none.csv"), "--preset", "tiny", "--recipes", "demo,huge",
                         "--out", str(tmp_path / "x.json"))
     assert result.returncode == 2 and "unknown recipes huge" in result.stderr
+
+
+def test_stopping_on_groups_holds_back_whole_groups(tmp_path: Path) -> None:
+    corpus = load_corpus(write_csv(tmp_path / "corpus.csv", make_rows(240)), group_column="source",
+                         group_pattern="^syn/([^/]+)/")
+    fit, stop = stopping_split(corpus, RECIPES["texts400-groups-auc"], seed=0)
+    assert len(set(stop.groups.tolist())) == 1 and not set(stop.groups.tolist()) & set(fit.groups.tolist())
+    assert len(fit) + len(stop) == len(corpus)
+    fit, stop = stopping_split(corpus, RECIPES["texts400"], seed=0)
+    assert len(stop) == 24 and not set(stop.texts) & set(fit.texts)  # a tenth of the texts
