@@ -11,8 +11,8 @@ over a PyTorch backend). The held-out texts are the same for every recipe (at mo
 group, half of each label, a fixed seed), so recipes compare on identical texts. A tenth of each fold's
 training sample (or of its groups) stops early on its validation loss or ROC AUC, as the recipe says; no
 held-out text is ever trained or stopped on. Scores are raw (no calibration: fitting it is the bundle's
-job), reported pooled and per group with the measures of
-every report (:func:`humanorai.evaluation.evaluate.measures`).
+job), reported pooled and per group with the measures of every report
+(:func:`humanorai.evaluation.evaluate.measures`).
 
 Recipes run in the order given; one runs only if the time per training token measured so far says it fits
 in ``--budget-s``, and the JSON is rewritten after each recipe, so a run cut short still returns what it
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import transformers
 
-from humanorai.corpus import Corpus, capped, load_sources
+from humanorai.corpus import Corpus, load_sources, sample_per_group
 from humanorai.evaluation.evaluate import Scored, measures
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer.backends import TorchBackend
@@ -158,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def capped_positions(corpus: Corpus, most: int | None, seed: int) -> np.ndarray:
-    """Positions of ``capped(corpus, most, seed)`` in ``corpus`` (texts are unique in a clean corpus)."""
-    kept = set(capped(corpus, most, seed).texts)
-    return np.array([index for index, text in enumerate(corpus.texts) if text in kept], dtype=np.int64)
+    """Positions of ``capped(corpus, most, seed)`` in ``corpus``: all of them for ``None``."""
+    assert corpus.groups is not None
+    if most is None:
+        return np.arange(len(corpus))
+    return sample_per_group(corpus.groups, corpus.labels, most, seed)
 
 
 def scaled(recipe: Recipe, scale: float) -> Recipe:
