@@ -54,6 +54,9 @@ from humanorai.settings import DataSettings, DataSource, FineTuneSettings, KeepB
 from humanorai.text import RAW, normalize
 from humanorai.training.out_of_fold import check_fold, group_folds
 
+#: What early stopping watches: held-back training texts, or held-back whole training groups.
+StopOn = Literal["texts", "groups"]
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -65,7 +68,7 @@ class Recipe:
     keep_best: KeepBest = "loss"
     #: What early stopping watches: held-back training texts, or held-back whole training groups (as a
     #: bundle's validation split is), :data:`STOPPING_SHARE` of either.
-    stop_on: Literal["texts", "groups"] = "texts"
+    stop_on: StopOn = "texts"
 
 
 #: The demo's BERT recipe first, then one change at a time.
@@ -171,18 +174,19 @@ def scaled(recipe: Recipe, scale: float) -> Recipe:
     return replace(recipe, per_group=max(2, round(recipe.per_group * scale)))
 
 
-def training_positions(corpus: Corpus, held_out_groups: set[str], recipe: Recipe, seed: int) -> np.ndarray:
-    """The recipe's sample of every text outside the held-out groups."""
+def training_positions(corpus: Corpus, held_out_groups: set[str], per_group: int | None, seed: int) -> np.ndarray:
+    """At most ``per_group`` texts of each group outside the held-out groups (``None``: all of them)."""
     assert corpus.groups is not None
     outside = np.flatnonzero(~np.isin(corpus.groups, sorted(held_out_groups)))
-    return outside[capped_positions(corpus.subset(outside), recipe.per_group, seed)]
+    return outside[capped_positions(corpus.subset(outside), per_group, seed)]
 
 
 def planned_tokens(corpus: Corpus, folds: list[np.ndarray], evaluated: np.ndarray, recipe: Recipe,
                    args: argparse.Namespace) -> int:
     """Training tokens the recipe will process, at most (texts x epochs x window): the time predictor."""
     assert corpus.groups is not None
-    texts = sum(len(training_positions(corpus, set(corpus.groups[evaluated[fold]].tolist()), recipe, args.seed))
+    texts = sum(len(training_positions(corpus, set(corpus.groups[evaluated[fold]].tolist()), recipe.per_group,
+                                       args.seed))
                 for fold in folds)
     return texts * recipe.epochs * recipe.max_length
 
@@ -195,7 +199,7 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
     training_texts = []
     for number, fold in enumerate(folds, start=1):
         held_out = evaluated[fold]
-        training = training_positions(corpus, set(corpus.groups[held_out].tolist()), recipe, args.seed)
+        training = training_positions(corpus, set(corpus.groups[held_out].tolist()), recipe.per_group, args.seed)
         check_fold(corpus, held_out, training)
         training_texts.append(len(training))
         print(f"fold {number}/{len(folds)}: {len(training)} training texts, {len(held_out)} held out",
@@ -216,7 +220,7 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
 def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, args: argparse.Namespace,
                         device: str) -> np.ndarray:
     """One fold: fine-tune on ``training`` (less its stopping share), then score ``held_out`` as served."""
-    fit, stop = stopping_split(training, recipe, args.seed)
+    fit, stop = stopping_split(training, recipe.stop_on, args.seed)
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=args.batch_size, max_length=recipe.max_length,
                                 seed=args.seed, keep_best=recipe.keep_best)
     if args.preset is not None:
@@ -242,12 +246,12 @@ def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, a
     return scores
 
 
-def stopping_split(training: Corpus, recipe: Recipe, seed: int) -> tuple[Corpus, Corpus]:
+def stopping_split(training: Corpus, stop_on: StopOn, seed: int) -> tuple[Corpus, Corpus]:
     """The texts to fine-tune on and those early stopping watches: a seeded share of the texts, or of the
     groups (whole groups, never fine-tuned on)."""
     assert training.groups is not None
     rng = np.random.default_rng(seed)
-    if recipe.stop_on == "groups":
+    if stop_on == "groups":
         groups = rng.permutation(sorted(set(training.groups.tolist())))
         held = np.isin(training.groups, groups[:max(1, round(len(groups) * STOPPING_SHARE))])
         return training.subset(np.flatnonzero(~held)), training.subset(np.flatnonzero(held))

@@ -135,7 +135,7 @@ def _build(settings: TrainSettings, split: Split, files: list[dict[str, object]]
     valid_scores, test_scores = _score_as_served(staging, trained, [("validation", split.valid),
                                                                     ("test", split.test)])
     fit_data = _calibration_data(settings, split, files, valid_scores, staging.parent)
-    fitted = _fit_ensemble(trained, fit_data, settings.calibrate)
+    fitted = fit_ensemble({entry.name: entry.threshold for entry in trained.members}, fit_data, settings.calibrate)
     test = calibrated(test_scores, fitted.calibrations)
     scored, report = _evaluate(trained, fitted, split.test, test)
     chosen: str = report["best_method"] if settings.ensemble == "best" else settings.ensemble
@@ -196,6 +196,16 @@ def trained_manifest(builds: list[FamilyBuild], settings: TrainSettings, split: 
     )
 
 
+def train_and_score(settings: TrainSettings, members: tuple[str, ...], split: Split, files: list[dict[str, object]],
+                    scratch: Path) -> dict[str, np.ndarray]:
+    """Train ``members`` on ``split`` (early stopping on its validation texts) in a throwaway folder under
+    ``scratch`` and return their raw ``p_human`` for its test texts, as served: one fold of out-of-fold
+    scores."""
+    with tempfile.TemporaryDirectory(prefix=".out-of-fold-", dir=scratch) as staging:
+        manifest = _train_members(settings, members, split, files, Path(staging))
+        return _score_as_served(Path(staging), manifest, [("held-out fold", split.test)])[0]
+
+
 def _score_as_served(staging: Path, manifest: Manifest,
                      parts: list[tuple[str, Corpus]]) -> list[dict[str, np.ndarray]]:
     """The members' raw ``p_human`` on each named corpus, through the serving engine on the staged files;
@@ -225,9 +235,7 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
     def score_fold(training: Corpus, held_out: Corpus) -> dict[str, np.ndarray]:
         pool = None if split.train_pool is None else within_groups(split.train_pool, training)
         fold = Split(train=training, valid=split.valid, test=held_out, train_pool=pool)
-        with tempfile.TemporaryDirectory(prefix=".out-of-fold-", dir=scratch) as staging:
-            manifest = _train_members(settings, refit, fold, files, Path(staging))
-            return _score_as_served(Path(staging), manifest, [("held-out fold", held_out)])[0]
+        return train_and_score(settings, refit, fold, files, scratch)
 
     with stage(f"Out-of-fold scores of {', '.join(refit)}: up to {settings.calibration_folds} folds of the "
                "training split's groups"):
@@ -235,19 +243,20 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
     return pooled_data(split.train, oof, split.valid, valid_scores)
 
 
-def _fit_ensemble(manifest: Manifest, data: CalibrationData, calibrate: bool) -> Fitted:
-    """Fit the optional member calibrations (each on its own rows), then the stacker and the operating
-    points on the rows where every member has an honest score."""
+def fit_ensemble(thresholds: dict[str, float], data: CalibrationData, calibrate: bool) -> Fitted:
+    """Fit the optional calibrations of the members (``thresholds``: each member's vote threshold), each on
+    its own rows, then the stacker and the operating points on the rows where every member has an honest
+    score."""
     what = "calibration, the stacked ensemble" if calibrate else "the stacked ensemble"
     calibrations: dict[str, Calibration] = {}
     ensemble: dict[str, Any] = {}
     with stage(f"Fitting {what} and the operating points on {data.record['fitted_on']} scores "
                f"({len(data.corpus)} texts)"):
         if calibrate:
-            for entry in manifest.members:
-                p_member, labels = data.by_member[entry.name]
-                calibration = calibrations[entry.name] = fit_calibration(p_member, labels)
-                note(f"{entry.name}: calibrated p = sigmoid({calibration.slope:.3f} · logit(p) "
+            for name in thresholds:
+                p_member, labels = data.by_member[name]
+                calibration = calibrations[name] = fit_calibration(p_member, labels)
+                note(f"{name}: calibrated p = sigmoid({calibration.slope:.3f} · logit(p) "
                      f"{calibration.intercept:+.3f}), fitted on {len(labels)} texts")
         p_human = calibrated(data.p_human, calibrations)
         if len(p_human) < 2:
@@ -257,7 +266,6 @@ def _fit_ensemble(manifest: Manifest, data: CalibrationData, calibrate: bool) ->
             ensemble[STACKED] = stacker.to_dict()
             note("stacker weights: " + ", ".join(
                 f"{name} {weight:.3f}" for name, weight in zip(stacker.members, stacker.weights, strict=True)))
-        thresholds = {entry.name: entry.threshold for entry in manifest.members}
         scored = combine_scores(data.corpus, p_human, thresholds, EnsemblePolicy.from_manifest(ensemble))
         ensemble["operating_points"] = fit_operating_points(
             {method: result.p_human for method, result in scored.methods.items()}, data.corpus.labels)

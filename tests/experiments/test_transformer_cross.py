@@ -55,8 +55,8 @@ def test_unknown_recipes_are_a_usage_error(tmp_path: Path) -> None:
 def test_stopping_on_groups_holds_back_whole_groups(tmp_path: Path) -> None:
     corpus = load_corpus(write_csv(tmp_path / "corpus.csv", make_rows(240)), group_column="source",
                          group_pattern="^syn/([^/]+)/")
-    fit, stop = stopping_split(corpus, RECIPES["texts400-groups-auc"], seed=0)
+    fit, stop = stopping_split(corpus, RECIPES["texts400-groups-auc"].stop_on, seed=0)
     assert len(set(stop.groups.tolist())) == 1 and not set(stop.groups.tolist()) & set(fit.groups.tolist())
     assert len(fit) + len(stop) == len(corpus)
-    fit, stop = stopping_split(corpus, RECIPES["texts400"], seed=0)
+    fit, stop = stopping_split(corpus, RECIPES["texts400"].stop_on, seed=0)
     assert len(stop) == 24 and not set(stop.texts) & set(fit.texts)  # a tenth of the texts

@@ -1,0 +1,222 @@
+"""The ensemble with a transformer under group K-fold: does combining BERT with the H2O trio beat each of
+them on groups none of them saw, and does calibration fitted out of fold travel?
+
+A transformer cannot be cross-evaluated on 2 cores, and the H2O trio cannot run on a lent GPU (no Java
+there). ``experiments/transformer_cross.py`` left, from a GPU, each held-out text's ``p_human`` under group
+K-fold; this script trains the H2O members on the same folds here (the library's training and serving
+path: TF-IDF, H2O, MOJOs), scores the same held-out texts, and then fits what a bundle fits on top of its
+members — Platt calibration per member, the stacker, the operating points (the library's
+:func:`~humanorai.training.pipeline.fit_ensemble`) — *cross-fitted*: for each fold, on the held-out scores of
+the other folds only, then applied to that fold. So every number reported comes from texts whose group no
+model, calibration or stacker was fitted on::
+
+    python -m experiments.ensemble_cross ../shared/data/train_corpus.csv ../shared/data/extra_corpus.csv \\
+        --transformer experiments/results/transformer_cross-minilm-h200.json --recipe texts400 \\
+        --out experiments/results/ensemble_cross-minilm-trio.json
+
+Each fold's H2O members train on at most ``--per-group`` texts of every group outside the fold (as
+``--h2o-sample-per-group`` draws), less a tenth of those groups held back whole for early stopping, as a
+bundle's validation split is. The JSON is rewritten after each fold; run the same command again to go on
+from the folds already scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.transformer_cross import stopping_split, training_positions, write
+from humanorai.corpus import Corpus, Split, load_sources
+from humanorai.errors import HumanoraiError
+from humanorai.evaluation.cross import cross_report
+from humanorai.evaluation.evaluate import Scored, ScoredCorpus, at_operating_points, combine_scores, measures
+from humanorai.members.registry import FAMILIES
+from humanorai.scoring.ensemble import EnsemblePolicy, calibrated
+from humanorai.settings import DataSettings, DataSource, H2OSettings, TfidfSettings, TrainSettings
+from humanorai.training.calibration_data import CalibrationData
+from humanorai.training.out_of_fold import check_fold
+from humanorai.training.pipeline import family_sessions, fit_ensemble, train_and_score
+
+#: Every member votes with threshold 0.5 in a bundle (the H2O trio's and the transformers' entries).
+VOTE_THRESHOLD = 0.5
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="+", type=Path, help="the data files the transformer run read, in its order")
+    parser.add_argument("--transformer", type=Path, required=True,
+                        help="JSON of experiments/transformer_cross.py (folds, held-out texts, p_human per recipe)")
+    parser.add_argument("--recipe", default="texts400", help="whose p_human to use")
+    h2o_members = next(family.members for family in FAMILIES if "GLM" in family.members)
+    parser.add_argument("--members", default=",".join(h2o_members),
+                        help=f"H2O members to train, of {', '.join(h2o_members)}")
+    parser.add_argument("--per-group", type=int, default=400, help="training texts per training group, at most")
+    parser.add_argument("--features", default="word", help="the H2O members' feature blocks (train --features)")
+    parser.add_argument("--ntrees", type=int, default=200)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    members = tuple(args.members.split(","))
+    if not members or set(members) - set(h2o_members):
+        parser.error(f"--members: choose from {', '.join(h2o_members)}")
+    args.members = members
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        transformer = json.loads(args.transformer.read_text(encoding="utf-8"))
+        recipe = transformer["recipes"][args.recipe]
+        group_pattern = transformer["settings"]["group_pattern"]
+        seed = int(transformer["settings"]["seed"])
+        corpus, files = load_sources([DataSource(path, DataSettings(group_by="source", group_pattern=group_pattern))
+                                      for path in args.data])
+        evaluated = np.asarray(transformer["evaluated"]["positions"], dtype=np.int64)
+        check_same_texts(transformer, corpus, files, evaluated)
+    except (OSError, KeyError, ValueError, HumanoraiError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    assert corpus.groups is not None
+    fold_of = fold_numbers(corpus.groups[evaluated], transformer["folds"])
+    setup = {"transformer": {"file": args.transformer.name, "recipe": args.recipe,
+                             "member": transformer["settings"]["member"],
+                             "environment": transformer["environment"]},
+             "members": list(args.members), "per_group": args.per_group, "features": args.features,
+             "ntrees": args.ntrees, "seed": seed, "folds": transformer["folds"],
+             "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
+    result = resumed(args.out, setup)
+    settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
+                             members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
+                             h2o=H2OSettings(ntrees=args.ntrees))
+    remaining = [number for number in range(len(transformer["folds"])) if str(number) not in result["seconds_per_fold"]]
+    if remaining:
+        with family_sessions(settings) as shared, tempfile.TemporaryDirectory(prefix="ensemble-cross-") as scratch:
+            for number in remaining:
+                began = time.monotonic()
+                held_out = evaluated[fold_of == number]
+                split = fold_split(corpus, held_out, set(transformer["folds"][number]), args.per_group, seed)
+                print(f"fold {number + 1}/{len(transformer['folds'])}: training on {len(split.train)} texts "
+                      f"(stopping on {len(split.valid)}), scoring {len(held_out)}", file=sys.stderr)
+                scores = train_and_score(shared, args.members, split, files, Path(scratch))
+                for name, values in scores.items():
+                    result["scores"].setdefault(name, [None] * len(evaluated))
+                    for position, value in zip(np.flatnonzero(fold_of == number), values, strict=True):
+                        result["scores"][name][position] = round(float(value), 6)
+                result["seconds_per_fold"][str(number)] = round(time.monotonic() - began, 1)
+                write(args.out, result)
+    member = transformer["settings"]["member"]
+    p_human = {member: np.asarray(recipe["p_human"], dtype=np.float64),
+               **{name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}}
+    scored_corpus = corpus.subset(evaluated)
+    result["raw"] = {name: measures(scored_corpus.labels, Scored(values, (values >= VOTE_THRESHOLD).astype(np.int64)))
+                     for name, values in p_human.items()}
+    result["ensembles"] = {}
+    for names in ensembles(member, args.members):
+        folds = cross_fitted({name: p_human[name] for name in names}, scored_corpus, fold_of)
+        report = cross_report(by_group(folds))
+        result["ensembles"]["+".join(names)] = report
+        summary = ", ".join(f"{model} {values['roc_auc']:.4f}" for model, values in report["pooled"].items()
+                            if "@" not in model)
+        print(f"{'+'.join(names)}: pooled ROC AUC {summary}", file=sys.stderr)
+    write(args.out, result)
+    return 0
+
+
+def check_same_texts(transformer: dict[str, Any], corpus: Corpus, files: list[dict[str, object]],
+                     evaluated: np.ndarray) -> None:
+    """Refuse data that is not what the transformer run read: same files (by sha256), same held-out texts."""
+    theirs = [entry["sha256"] for entry in transformer["data"]]
+    ours = [file["sha256"] for file in files]
+    if theirs != ours:
+        raise ValueError("the data files differ from those the transformer run read (sha256, in order)")
+    assert corpus.groups is not None
+    stored = transformer["evaluated"]
+    if (corpus.labels[evaluated].tolist() != stored["labels"]
+            or corpus.groups[evaluated].tolist() != stored["groups"]):
+        raise ValueError("the held-out texts' labels or groups differ from the transformer run's")
+
+
+def fold_numbers(groups: np.ndarray, folds: list[list[str]]) -> np.ndarray:
+    """Each held-out text's fold, from the groups each fold held out."""
+    fold_of_group = {group: number for number, fold in enumerate(folds) for group in fold}
+    return np.array([fold_of_group[group] for group in groups.tolist()], dtype=np.int64)
+
+
+def fold_split(corpus: Corpus, held_out: np.ndarray, held_out_groups: set[str], per_group: int,
+               seed: int) -> Split:
+    """One fold: the H2O members' training and stopping texts (groups outside the fold) and its held-out
+    texts as the test part; checked for a shared group before anything trains."""
+    training = training_positions(corpus, held_out_groups, per_group, seed)
+    check_fold(corpus, held_out, training)
+    fit, stop = stopping_split(corpus.subset(training), "groups", seed)
+    return Split(train=fit, valid=stop, test=corpus.subset(held_out))
+
+
+def resumed(out: Path, setup: dict[str, Any]) -> dict[str, Any]:
+    """The folds a previous run with the same setup wrote to ``out``, or a fresh result."""
+    if out.is_file():
+        previous = json.loads(out.read_text(encoding="utf-8"))
+        if previous.get("setup") == json.loads(json.dumps(setup)):
+            print(f"going on from {len(previous['seconds_per_fold'])} folds in {out}", file=sys.stderr)
+            return {key: previous[key] for key in ("setup", "scores", "seconds_per_fold")}
+    return {"setup": setup, "scores": {}, "seconds_per_fold": {}}
+
+
+def ensembles(transformer: str, h2o_members: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every member together, the H2O members alone, and the transformer with each H2O member."""
+    chosen = [(transformer, *h2o_members)]
+    if len(h2o_members) > 1:
+        chosen.append(h2o_members)
+        chosen += [(transformer, name) for name in h2o_members]
+    return chosen
+
+
+def cross_fitted(p_human: dict[str, np.ndarray], corpus: Corpus, fold_of: np.ndarray) -> list[ScoredCorpus]:
+    """Per fold, the members calibrated and combined by every method (and at each operating point) with
+    everything fitted on the other folds' scores alone, as a bundle fits it on held-out scores."""
+    thresholds = {name: VOTE_THRESHOLD for name in p_human}
+    folds = []
+    for number in sorted(set(fold_of.tolist())):
+        inside, others = np.flatnonzero(fold_of == number), np.flatnonzero(fold_of != number)
+        fitting = corpus.subset(others)
+        data = CalibrationData(by_member={name: (values[others], fitting.labels) for name, values in p_human.items()},
+                               corpus=fitting, p_human={name: values[others] for name, values in p_human.items()},
+                               record={"fitted_on": "the other folds'", "texts": len(fitting)})
+        fitted = fit_ensemble(thresholds, data, calibrate=True)
+        scored = combine_scores(corpus.subset(inside),
+                                calibrated({name: values[inside] for name, values in p_human.items()},
+                                           fitted.calibrations),
+                                thresholds, EnsemblePolicy.from_manifest(fitted.ensemble))
+        folds.append(replace(scored, methods={**scored.methods, **at_operating_points(scored)}))
+    return folds
+
+
+def by_group(folds: list[ScoredCorpus]) -> list[tuple[str, np.ndarray, ScoredCorpus]]:
+    """The folds' answers cut per group, as :func:`~humanorai.evaluation.cross.cross_report` takes units."""
+    units = []
+    for scored in folds:
+        assert scored.groups is not None
+        for group in sorted(set(scored.groups.tolist())):
+            inside = np.flatnonzero(scored.groups == group)
+            units.append((group, inside, _subset(scored, inside)))
+    return sorted(units, key=lambda unit: unit[0])
+
+
+def _subset(scored: ScoredCorpus, inside: np.ndarray) -> ScoredCorpus:
+    def cut(models: dict[str, Scored]) -> dict[str, Scored]:
+        return {name: Scored(result.p_human[inside], result.predictions[inside]) for name, result in models.items()}
+    return ScoredCorpus(labels=scored.labels[inside], groups=None if scored.groups is None else scored.groups[inside],
+                        members=cut(scored.members), methods=cut(scored.methods), thresholds=scored.thresholds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The ensemble's cross-fitted measurement: the H2O members trained (real H2O JVM, real MOJOs) on the folds a
+transformer run left, and nothing fitted on top of the members ever seeing the fold it is applied to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from experiments.ensemble_cross import cross_fitted, ensembles, fold_numbers
+from experiments.transformer_cross import capped_positions
+from humanorai.corpus import Corpus, load_corpus
+from humanorai.labels import HUMAN
+from humanorai.training.out_of_fold import group_folds
+from tests.synthetic import make_rows, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+PATTERN = "^syn/([^/]+)/"
+
+
+def transformer_run(data: Path, folds: int = 3, per_group: int = 16) -> dict[str, Any]:
+    """What experiments/transformer_cross.py writes, for ``data``: folds, held-out texts, and a ``p_human``
+    per held-out text that knows the label only noisily (a stand-in for the GPU's fine-tuned scores)."""
+    corpus = load_corpus(data, group_column="source", group_pattern=PATTERN)
+    assert corpus.groups is not None
+    evaluated = np.sort(capped_positions(corpus, per_group, seed=0))
+    held_out = group_folds(corpus.subset(evaluated), folds, 0)
+    rng = np.random.default_rng(1)
+    p_human = 1 / (1 + np.exp(-(2.0 * (corpus.labels[evaluated] == HUMAN) - 1 + rng.normal(0, 1.2, len(evaluated)))))
+    return {
+        "environment": {"device": "test"},
+        "data": [{"sha256": hashlib.sha256(data.read_bytes()).hexdigest()}],
+        "settings": {"group_pattern": PATTERN, "seed": 0, "member": "BERT"},
+        "evaluated": {"positions": evaluated.tolist(), "labels": corpus.labels[evaluated].tolist(),
+                      "groups": corpus.groups[evaluated].tolist()},
+        "folds": [sorted(set(corpus.groups[evaluated[fold]].tolist())) for fold in held_out],
+        "recipes": {"texts400": {"p_human": p_human.round(6).tolist()}},
+    }
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "experiments.ensemble_cross", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensemble_is_reported(
+        tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "corpus.csv", make_rows(240))  # 6 topics (groups) of 40 texts
+    stored = tmp_path / "transformer.json"
+    stored.write_text(json.dumps(transformer_run(data, folds=2)))
+    out = tmp_path / "ensemble.json"
+    result = run_script(str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
+                        "--ntrees", "5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report["seconds_per_fold"]) == {"0", "1"}
+    for name in ("GLM", "GBM"):
+        scores = np.array(report["scores"][name], dtype=float)
+        assert scores.shape == (96,) and np.all((scores >= 0) & (scores <= 1)) and len(set(scores)) > 10
+    assert set(report["ensembles"]) == {"BERT+GLM+GBM", "GLM+GBM", "BERT+GLM", "BERT+GBM"}
+    every = report["ensembles"]["BERT+GLM+GBM"]
+    assert every["texts"] == 96 and len(every["units"]) == 6  # one unit per held-out group
+    assert {"BERT", "GLM", "GBM", "ensemble: stacked", "ensemble: stacked @ fpr5"} <= set(every["pooled"])
+    run = transformer_run(data, folds=2)
+    raw = np.array(run["recipes"]["texts400"]["p_human"])
+    groups, labels = np.array(run["evaluated"]["groups"]), np.array(run["evaluated"]["labels"])
+    for group, unit in every["units"].items():  # calibration fitted per fold keeps the ranking inside a group
+        inside = groups == group
+        assert unit["models"]["BERT"]["roc_auc"] == pytest.approx(roc_auc_score(labels[inside], raw[inside]),
+                                                                  abs=1e-6)
+    # a second run with the same setup goes on from the stored folds and trains nothing
+    again = run_script(str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
+                       "--ntrees", "5", "--out", str(out))
+    assert again.returncode == 0 and "going on from 2 folds" in again.stderr and "fold 1/2" not in again.stderr
+
+
+def test_data_that_is_not_what_the_transformer_run_read_is_refused(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "corpus.csv", make_rows(240))
+    stored = tmp_path / "transformer.json"
+    stored.write_text(json.dumps(transformer_run(data)))
+    other = write_csv(tmp_path / "other.csv", make_rows(200))
+    result = run_script(str(other), "--transformer", str(stored), "--out", str(tmp_path / "x.json"))
+    assert result.returncode == 2 and "differ from those the transformer run read" in result.stderr
+
+
+def test_what_is_fitted_for_a_fold_never_sees_that_folds_labels() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    groups = np.repeat([f"g{index}" for index in range(6)], 50)
+    corpus = Corpus(texts=[f"text {index}" for index in range(300)], labels=labels, groups=groups)
+    fold_of = fold_numbers(groups, [["g0", "g1"], ["g2", "g3"], ["g4", "g5"]])
+    p_human = {name: 1 / (1 + np.exp(-(labels * 2 - 1 + rng.normal(0, 1, 300)))) for name in ("A", "B")}
+    before = cross_fitted(p_human, corpus, fold_of)
+    flipped = labels.copy()
+    flipped[fold_of == 0] = 1 - flipped[fold_of == 0]  # a planted change inside fold 0 only
+    after = cross_fitted(p_human, Corpus(texts=corpus.texts, labels=flipped, groups=groups), fold_of)
+    for name in ("A", "ensemble: stacked"):  # fold 0's answers did not move; the others' did
+        model = name.removeprefix("ensemble: ")
+        first = before[0].members.get(model) or before[0].methods[model]
+        second = after[0].members.get(model) or after[0].methods[model]
+        assert np.array_equal(first.p_human, second.p_human)
+        moved = (before[1].members.get(model) or before[1].methods[model]).p_human
+        assert not np.allclose(moved, (after[1].members.get(model) or after[1].methods[model]).p_human)
+
+
+def test_ensembles_compared() -> None:
+    assert ensembles("BERT", ("GLM", "DRF")) == [("BERT", "GLM", "DRF"), ("GLM", "DRF"), ("BERT", "GLM"),
+                                                 ("BERT", "DRF")]
+    assert ensembles("BERT", ("GLM",)) == [("BERT", "GLM")]
