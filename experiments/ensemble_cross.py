@@ -11,7 +11,7 @@ the other folds only, then applied to that fold. So every number reported comes 
 model, calibration or stacker was fitted on::
 
     python -m experiments.ensemble_cross ../shared/data/train_corpus.csv ../shared/data/extra_corpus.csv \\
-        --transformer experiments/results/transformer_cross-minilm-h200.json --recipe texts400 \\
+        --transformer experiments/results/transformer_cross-minilm-h200.json --recipes demo,texts400 \\
         --out experiments/results/ensemble_cross-minilm-trio.json
 
 Each fold's H2O members train on at most ``--per-group`` texts of every group outside the fold (as
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("data", nargs="+", type=Path, help="the data files the transformer run read, in its order")
     parser.add_argument("--transformer", type=Path, required=True,
                         help="JSON of experiments/transformer_cross.py (folds, held-out texts, p_human per recipe)")
-    parser.add_argument("--recipe", default="texts400", help="whose p_human to use")
+    parser.add_argument("--recipes", default="texts400", help="comma-separated: whose p_human to combine")
     h2o_members = next(family.members for family in FAMILIES if "GLM" in family.members)
     parser.add_argument("--members", default=",".join(h2o_members),
                         help=f"H2O members to train, of {', '.join(h2o_members)}")
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         transformer = json.loads(args.transformer.read_text(encoding="utf-8"))
-        recipe = transformer["recipes"][args.recipe]
+        recipes = {name: np.asarray(transformer["recipes"][name]["p_human"], dtype=np.float64)
+                   for name in args.recipes.split(",")}
         group_pattern = transformer["settings"]["group_pattern"]
         seed = int(transformer["settings"]["seed"])
         corpus, files = load_sources([DataSource(path, DataSettings(group_by="source", group_pattern=group_pattern))
@@ -87,13 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     assert corpus.groups is not None
     fold_of = fold_numbers(corpus.groups[evaluated], transformer["folds"])
-    setup = {"transformer": {"file": args.transformer.name, "recipe": args.recipe,
-                             "member": transformer["settings"]["member"],
-                             "environment": transformer["environment"]},
-             "members": list(args.members), "per_group": args.per_group, "features": args.features,
+    setup = {"members": list(args.members), "per_group": args.per_group, "features": args.features,
              "ntrees": args.ntrees, "seed": seed, "folds": transformer["folds"],
              "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
     result = resumed(args.out, setup)
+    result["transformer"] = {"file": args.transformer.name, "member": transformer["settings"]["member"],
+                             "environment": transformer["environment"]}
     settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
                              members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
                              h2o=H2OSettings(ntrees=args.ntrees))
@@ -113,20 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                         result["scores"][name][position] = round(float(value), 6)
                 result["seconds_per_fold"][str(number)] = round(time.monotonic() - began, 1)
                 write(args.out, result)
-    member = transformer["settings"]["member"]
-    p_human = {member: np.asarray(recipe["p_human"], dtype=np.float64),
-               **{name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}}
-    scored_corpus = corpus.subset(evaluated)
-    result["raw"] = {name: measures(scored_corpus.labels, Scored(values, (values >= VOTE_THRESHOLD).astype(np.int64)))
-                     for name, values in p_human.items()}
-    result["ensembles"] = {}
-    for names in ensembles(member, args.members):
-        folds = cross_fitted({name: p_human[name] for name in names}, scored_corpus, fold_of)
-        report = cross_report(by_group(folds))
-        result["ensembles"]["+".join(names)] = report
-        summary = ", ".join(f"{model} {values['roc_auc']:.4f}" for model, values in report["pooled"].items()
-                            if "@" not in model)
-        print(f"{'+'.join(names)}: pooled ROC AUC {summary}", file=sys.stderr)
+    h2o_scores = {name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}
+    result.update(compared(transformer["settings"]["member"], recipes, h2o_scores, corpus.subset(evaluated), fold_of))
     write(args.out, result)
     return 0
 
@@ -169,6 +157,30 @@ def resumed(out: Path, setup: dict[str, Any]) -> dict[str, Any]:
             print(f"going on from {len(previous['seconds_per_fold'])} folds in {out}", file=sys.stderr)
             return {key: previous[key] for key in ("setup", "scores", "seconds_per_fold")}
     return {"setup": setup, "scores": {}, "seconds_per_fold": {}}
+
+
+def compared(member: str, recipes: dict[str, np.ndarray], h2o_scores: dict[str, np.ndarray], corpus: Corpus,
+             fold_of: np.ndarray) -> dict[str, Any]:
+    """Every member's raw measures, and the cross-fitted report of each ensemble (:func:`ensembles`) with
+    each recipe's transformer scores."""
+    raw = {**{f"{member} ({recipe})": values for recipe, values in recipes.items()}, **h2o_scores}
+    reports: dict[str, dict[str, Any]] = {}
+    for recipe, values in recipes.items():
+        for names in ensembles(member, tuple(h2o_scores)):
+            if member not in names and "+".join(names) in reports:
+                continue  # the H2O members alone do not depend on the recipe
+            p_human = {name: values if name == member else h2o_scores[name] for name in names}
+            report = cross_report(by_group(cross_fitted(p_human, corpus, fold_of)))
+            for unit in report["units"].values():  # operating points per group: in the pooled rows only
+                unit["models"] = {name: entry for name, entry in unit["models"].items() if "@" not in name}
+            key = "+".join(names) + (f" ({recipe})" if member in names else "")
+            reports[key] = report
+            print(f"{key}: pooled ROC AUC " + ", ".join(f"{model} {entry['roc_auc']:.4f}" for model, entry
+                                                          in report["pooled"].items() if "@" not in model),
+                  file=sys.stderr)
+    return {"raw": {name: measures(corpus.labels, Scored(values, (values >= VOTE_THRESHOLD).astype(np.int64)))
+                    for name, values in raw.items()},
+            "ensembles": reports}
 
 
 def ensembles(transformer: str, h2o_members: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -65,10 +65,12 @@ def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensembl
     for name in ("GLM", "GBM"):
         scores = np.array(report["scores"][name], dtype=float)
         assert scores.shape == (96,) and np.all((scores >= 0) & (scores <= 1)) and len(set(scores)) > 10
-    assert set(report["ensembles"]) == {"BERT+GLM+GBM", "GLM+GBM", "BERT+GLM", "BERT+GBM"}
-    every = report["ensembles"]["BERT+GLM+GBM"]
+    assert set(report["ensembles"]) == {"BERT+GLM+GBM (texts400)", "GLM+GBM", "BERT+GLM (texts400)",
+                                        "BERT+GBM (texts400)"}
+    every = report["ensembles"]["BERT+GLM+GBM (texts400)"]
     assert every["texts"] == 96 and len(every["units"]) == 6  # one unit per held-out group
     assert {"BERT", "GLM", "GBM", "ensemble: stacked", "ensemble: stacked @ fpr5"} <= set(every["pooled"])
+    assert set(report["raw"]) == {"BERT (texts400)", "GLM", "GBM"}
     run = transformer_run(data, folds=2)
     raw = np.array(run["recipes"]["texts400"]["p_human"])
     groups, labels = np.array(run["evaluated"]["groups"]), np.array(run["evaluated"]["labels"])
