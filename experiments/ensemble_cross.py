@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         transformer = json.loads(args.transformer.read_text(encoding="utf-8"))
+        missing = sorted(set(args.recipes.split(",")) - set(transformer["recipes"]))
+        if missing:
+            raise ValueError(f"{args.transformer} has no recipe {', '.join(missing)}; it has "
+                             f"{', '.join(transformer['recipes'])}")
         recipes = {name: np.asarray(transformer["recipes"][name]["p_human"], dtype=np.float64)
                    for name in args.recipes.split(",")}
         group_pattern = transformer["settings"]["group_pattern"]
@@ -97,26 +101,34 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
                              members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
                              h2o=H2OSettings(ntrees=args.ntrees))
-    remaining = [number for number in range(len(transformer["folds"])) if str(number) not in result["seconds_per_fold"]]
-    if remaining:
-        with family_sessions(settings) as shared, tempfile.TemporaryDirectory(prefix="ensemble-cross-") as scratch:
-            for number in remaining:
-                began = time.monotonic()
-                held_out = evaluated[fold_of == number]
-                split = fold_split(corpus, held_out, set(transformer["folds"][number]), args.per_group, seed)
-                print(f"fold {number + 1}/{len(transformer['folds'])}: training on {len(split.train)} texts "
-                      f"(stopping on {len(split.valid)}), scoring {len(held_out)}", file=sys.stderr)
-                scores = train_and_score(shared, args.members, split, files, Path(scratch))
-                for name, values in scores.items():
-                    result["scores"].setdefault(name, [None] * len(evaluated))
-                    for position, value in zip(np.flatnonzero(fold_of == number), values, strict=True):
-                        result["scores"][name][position] = round(float(value), 6)
-                result["seconds_per_fold"][str(number)] = round(time.monotonic() - began, 1)
-                write(args.out, result)
+    train_folds(settings, corpus, files, evaluated, transformer["folds"], fold_of, args, result)
     h2o_scores = {name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}
     result.update(compared(transformer["settings"]["member"], recipes, h2o_scores, corpus.subset(evaluated), fold_of))
     write(args.out, result)
     return 0
+
+
+def train_folds(settings: TrainSettings, corpus: Corpus, files: list[dict[str, object]], evaluated: np.ndarray,
+                folds: list[list[str]], fold_of: np.ndarray, args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Train the H2O members on every fold not in ``result`` yet, score its held-out texts into
+    ``result["scores"]``, and rewrite ``args.out`` after each fold."""
+    remaining = [number for number in range(len(folds)) if str(number) not in result["seconds_per_fold"]]
+    if not remaining:
+        return
+    with family_sessions(settings) as shared, tempfile.TemporaryDirectory(prefix="ensemble-cross-") as scratch:
+        for number in remaining:
+            began = time.monotonic()
+            inside = np.flatnonzero(fold_of == number)
+            split = fold_split(corpus, evaluated[inside], set(folds[number]), args.per_group, settings.seed)
+            print(f"fold {number + 1}/{len(folds)}: training on {len(split.train)} texts (stopping on "
+                  f"{len(split.valid)}), scoring {len(inside)}", file=sys.stderr)
+            scores = train_and_score(shared, args.members, split, files, Path(scratch))
+            for name, values in scores.items():
+                result["scores"].setdefault(name, [None] * len(evaluated))
+                for position, value in zip(inside, values, strict=True):
+                    result["scores"][name][position] = round(float(value), 6)
+            result["seconds_per_fold"][str(number)] = round(time.monotonic() - began, 1)
+            write(args.out, result)
 
 
 def check_same_texts(transformer: dict[str, Any], corpus: Corpus, files: list[dict[str, object]],

@@ -91,6 +91,9 @@ def test_data_that_is_not_what_the_transformer_run_read_is_refused(tmp_path: Pat
     other = write_csv(tmp_path / "other.csv", make_rows(200))
     result = run_script(str(other), "--transformer", str(stored), "--out", str(tmp_path / "x.json"))
     assert result.returncode == 2 and "differ from those the transformer run read" in result.stderr
+    result = run_script(str(data), "--transformer", str(stored), "--recipes", "texts400,huge",
+                        "--out", str(tmp_path / "x.json"))
+    assert result.returncode == 2 and "has no recipe huge; it has texts400" in result.stderr
 
 
 def test_what_is_fitted_for_a_fold_never_sees_that_folds_labels() -> None:
