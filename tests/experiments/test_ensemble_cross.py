@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from experiments.ensemble_cross import cross_fitted, ensembles, fold_numbers
+from experiments.ensemble_cross import cross_fitted, ensembles, fold_numbers, main
 from experiments.transformer_cross import capped_positions
 from humanorai.corpus import Corpus, load_corpus
 from humanorai.labels import HUMAN
@@ -52,7 +52,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensemble_is_reported(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "corpus.csv", make_rows(240))  # 6 topics (groups) of 40 texts
     stored = tmp_path / "transformer.json"
     stored.write_text(json.dumps(transformer_run(data, folds=2)))
@@ -78,22 +78,25 @@ def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensembl
         inside = groups == group
         assert unit["models"]["BERT"]["roc_auc"] == pytest.approx(roc_auc_score(labels[inside], raw[inside]),
                                                                   abs=1e-6)
-    # a second run with the same setup goes on from the stored folds and trains nothing
-    again = run_script(str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
-                       "--ntrees", "5", "--out", str(out))
-    assert again.returncode == 0 and "going on from 2 folds" in again.stderr and "fold 1/2" not in again.stderr
+    # a second run with the same setup goes on from the stored folds and trains nothing (in-process: no JVM)
+    assert main([str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
+                 "--ntrees", "5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().err
+    assert "going on from 2 folds" in printed and "fold 1/2" not in printed
+    assert json.loads(out.read_text())["ensembles"] == report["ensembles"]
 
 
-def test_data_that_is_not_what_the_transformer_run_read_is_refused(tmp_path: Path) -> None:
+def test_data_that_is_not_what_the_transformer_run_read_is_refused(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "corpus.csv", make_rows(240))
     stored = tmp_path / "transformer.json"
     stored.write_text(json.dumps(transformer_run(data)))
     other = write_csv(tmp_path / "other.csv", make_rows(200))
-    result = run_script(str(other), "--transformer", str(stored), "--out", str(tmp_path / "x.json"))
-    assert result.returncode == 2 and "differ from those the transformer run read" in result.stderr
-    result = run_script(str(data), "--transformer", str(stored), "--recipes", "texts400,huge",
-                        "--out", str(tmp_path / "x.json"))
-    assert result.returncode == 2 and "has no recipe huge; it has texts400" in result.stderr
+    assert main([str(other), "--transformer", str(stored), "--out", str(tmp_path / "x.json")]) == 2
+    assert "differ from those the transformer run read" in capsys.readouterr().err
+    assert main([str(data), "--transformer", str(stored), "--recipes", "texts400,huge",
+                 "--out", str(tmp_path / "x.json")]) == 2
+    assert "has no recipe huge; it has texts400" in capsys.readouterr().err
 
 
 def test_what_is_fitted_for_a_fold_never_sees_that_folds_labels() -> None:
