@@ -101,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=6)
     parser.add_argument("--eval-per-group", type=int, default=160)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: the preset's or base's)")
+    parser.add_argument("--warmup-fraction", type=float, help="warm-up share of the steps (default: likewise)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     parser.add_argument("--budget-s", type=float, default=200.0, help="skip recipes predicted to end later")
@@ -222,7 +224,8 @@ def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, a
     """One fold: fine-tune on ``training`` (less its stopping share), then score ``held_out`` as served."""
     fit, stop = stopping_split(training, recipe.stop_on, args.seed)
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=args.batch_size, max_length=recipe.max_length,
-                                seed=args.seed, keep_best=recipe.keep_best)
+                                seed=args.seed, keep_best=recipe.keep_best, learning_rate=args.learning_rate,
+                                warmup_fraction=args.warmup_fraction)
     if args.preset is not None:
         preset = PRESETS[args.preset]
         model, tokenizer = build_from_preset(args.member, preset, [normalize(text, RAW) for text in fit.texts],
