@@ -1,18 +1,22 @@
-"""The ensemble with a transformer under group K-fold: does combining BERT with the H2O trio beat each of
-them on groups none of them saw, and does calibration fitted out of fold travel?
+"""The ensemble with its transformers under group K-fold: does combining BERT (and RoBERTa) with the H2O
+trio beat each of them on groups none of them saw, and does calibration fitted out of fold travel?
 
 A transformer cannot be cross-evaluated on 2 cores, and the H2O trio cannot run on a lent GPU (no Java
 there). ``experiments/transformer_cross.py`` left, from a GPU, each held-out text's ``p_human`` under group
-K-fold; this script trains the H2O members on the same folds here (the library's training and serving
-path: TF-IDF, H2O, MOJOs), scores the same held-out texts, and then fits what a bundle fits on top of its
-members — Platt calibration per member, the stacker, the operating points (the library's
+K-fold (one run per transformer member, all on the same folds and texts); this script trains the H2O
+members on the same folds here (the library's training and serving path: TF-IDF, H2O, MOJOs), scores the
+same held-out texts, and then fits what a bundle fits on top of its members — Platt calibration per member,
+the stacker, the operating points (the library's
 :func:`~humanorai.training.pipeline.fit_ensemble`) — *cross-fitted*: for each fold, on the held-out scores of
 the other folds only, then applied to that fold. So every number reported comes from texts whose group no
 model, calibration or stacker was fitted on::
 
     python -m experiments.ensemble_cross ../shared/data/train_corpus.csv ../shared/data/extra_corpus.csv \\
-        --transformer experiments/results/transformer_cross-minilm-h200.json --recipes demo,texts400 \\
-        --out experiments/results/ensemble_cross-minilm-trio.json
+        --transformer experiments/results/transformer_cross-minilm-h200.json=demo,texts400 \\
+        --transformer experiments/results/transformer_cross-roberta-small-h200.json=demo \\
+        --out experiments/results/ensemble_cross-five.json
+
+Every choice of one recipe per transformer is combined; an ensemble's name says the recipes it used.
 
 Each fold's H2O members train on at most ``--per-group`` texts of every group outside the fold (as
 ``--h2o-sample-per-group`` draws), less a tenth of those groups held back whole for early stopping, as a
@@ -23,6 +27,7 @@ from the folds already scored.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -53,9 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="+", type=Path, help="the data files the transformer run read, in its order")
-    parser.add_argument("--transformer", type=Path, required=True,
-                        help="JSON of experiments/transformer_cross.py (folds, held-out texts, p_human per recipe)")
-    parser.add_argument("--recipes", default="texts400", help="comma-separated: whose p_human to combine")
+    parser.add_argument("--transformer", action="append", required=True, metavar="FILE[=RECIPES]",
+                        help="JSON of experiments/transformer_cross.py (folds, held-out texts, p_human per recipe), "
+                             "once per transformer member; RECIPES (comma-separated) default to all it holds")
     h2o_members = next(family.members for family in FAMILIES if "GLM" in family.members)
     parser.add_argument("--members", default=",".join(h2o_members),
                         help=f"H2O members to train, of {', '.join(h2o_members)}")
@@ -74,19 +79,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        transformer = json.loads(args.transformer.read_text(encoding="utf-8"))
-        missing = sorted(set(args.recipes.split(",")) - set(transformer["recipes"]))
-        if missing:
-            raise ValueError(f"{args.transformer} has no recipe {', '.join(missing)}; it has "
-                             f"{', '.join(transformer['recipes'])}")
-        recipes = {name: np.asarray(transformer["recipes"][name]["p_human"], dtype=np.float64)
-                   for name in args.recipes.split(",")}
+        runs = {member: (path, run) for path, member, run in map(read_transformer_run, args.transformer)}
+        if len(runs) < len(args.transformer):
+            raise ValueError("give each transformer member's run once")
+        transformer = next(iter(runs.values()))[1]
+        recipes = {member: chosen_recipes(path, run) for member, (path, run) in runs.items()}
         group_pattern = transformer["settings"]["group_pattern"]
         seed = int(transformer["settings"]["seed"])
         corpus, files = load_sources([DataSource(path, DataSettings(group_by="source", group_pattern=group_pattern))
                                       for path in args.data])
         evaluated = np.asarray(transformer["evaluated"]["positions"], dtype=np.int64)
-        check_same_texts(transformer, corpus, files, evaluated)
+        for path, run in runs.values():
+            check_same_texts(run, corpus, files, evaluated)
+            if run["folds"] != transformer["folds"]:
+                raise ValueError(f"{path.split('=')[0]} was cross-validated on other folds")
     except (OSError, KeyError, ValueError, HumanoraiError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -96,14 +102,15 @@ def main(argv: list[str] | None = None) -> int:
              "ntrees": args.ntrees, "seed": seed, "folds": transformer["folds"],
              "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
     result = resumed(args.out, setup)
-    result["transformer"] = {"file": args.transformer.name, "member": transformer["settings"]["member"],
-                             "environment": transformer["environment"]}
+    result["transformers"] = [{"file": Path(path.split("=")[0]).name, "member": member,
+                               "recipes": list(recipes[member]), "environment": run["environment"]}
+                              for member, (path, run) in runs.items()]
     settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
                              members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
                              h2o=H2OSettings(ntrees=args.ntrees))
     train_folds(settings, corpus, files, evaluated, transformer["folds"], fold_of, args, result)
     h2o_scores = {name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}
-    result.update(compared(transformer["settings"]["member"], recipes, h2o_scores, corpus.subset(evaluated), fold_of))
+    result.update(compared(recipes, h2o_scores, corpus.subset(evaluated), fold_of))
     write(args.out, result)
     return 0
 
@@ -129,6 +136,22 @@ def train_folds(settings: TrainSettings, corpus: Corpus, files: list[dict[str, o
                     result["scores"][name][position] = round(float(value), 6)
             result["seconds_per_fold"][str(number)] = round(time.monotonic() - began, 1)
             write(args.out, result)
+
+
+def read_transformer_run(argument: str) -> tuple[str, str, dict[str, Any]]:
+    """``FILE[=RECIPES]``: the argument, the run's member and the run."""
+    run = json.loads(Path(argument.split("=")[0]).read_text(encoding="utf-8"))
+    return argument, run["settings"]["member"], run
+
+
+def chosen_recipes(argument: str, run: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The held-out ``p_human`` of each recipe ``FILE=RECIPES`` names (all of the run's, without ``=``)."""
+    path, _, names = argument.partition("=")
+    chosen = names.split(",") if names else list(run["recipes"])
+    missing = [name for name in chosen if name not in run["recipes"]]
+    if missing:
+        raise ValueError(f"{path} has no recipe {', '.join(missing)}; it has {', '.join(run['recipes'])}")
+    return {name: np.asarray(run["recipes"][name]["p_human"], dtype=np.float64) for name in chosen}
 
 
 def check_same_texts(transformer: dict[str, Any], corpus: Corpus, files: list[dict[str, object]],
@@ -171,21 +194,25 @@ def resumed(out: Path, setup: dict[str, Any]) -> dict[str, Any]:
     return {"setup": setup, "scores": {}, "seconds_per_fold": {}}
 
 
-def compared(member: str, recipes: dict[str, np.ndarray], h2o_scores: dict[str, np.ndarray], corpus: Corpus,
+def compared(recipes: dict[str, dict[str, np.ndarray]], h2o_scores: dict[str, np.ndarray], corpus: Corpus,
              fold_of: np.ndarray) -> dict[str, Any]:
-    """Every member's raw measures, and the cross-fitted report of each ensemble (:func:`ensembles`) with
-    each recipe's transformer scores."""
-    raw = {**{f"{member} ({recipe})": values for recipe, values in recipes.items()}, **h2o_scores}
+    """Every member's raw measures, and the cross-fitted report of each ensemble (:func:`ensembles`) for
+    every choice of one recipe per transformer member; an ensemble is reported once per recipes it uses."""
+    raw = {**{f"{member} ({recipe})": values for member, by_recipe in recipes.items()
+              for recipe, values in by_recipe.items()}, **h2o_scores}
     reports: dict[str, dict[str, Any]] = {}
-    for recipe, values in recipes.items():
-        for names in ensembles(member, tuple(h2o_scores)):
-            if member not in names and "+".join(names) in reports:
-                continue  # the H2O members alone do not depend on the recipe
-            p_human = {name: values if name == member else h2o_scores[name] for name in names}
+    for choice in itertools.product(*([(member, recipe) for recipe in by_recipe]
+                                      for member, by_recipe in recipes.items())):
+        available = {**h2o_scores, **{member: recipes[member][recipe] for member, recipe in choice}}
+        for names in ensembles(tuple(recipes), tuple(h2o_scores)):
+            used = ", ".join(f"{member} {recipe}" for member, recipe in choice if member in names)
+            key = "+".join(names) + (f" ({used})" if used else "")
+            if key in reports:
+                continue  # an ensemble without one of the transformers does not depend on its recipe
+            p_human = {name: available[name] for name in names}
             report = cross_report(by_group(cross_fitted(p_human, corpus, fold_of)))
             for unit in report["units"].values():  # operating points per group: in the pooled rows only
                 unit["models"] = {name: entry for name, entry in unit["models"].items() if "@" not in name}
-            key = "+".join(names) + (f" ({recipe})" if member in names else "")
             reports[key] = report
             print(f"{key}: pooled ROC AUC " + ", ".join(f"{model} {entry['roc_auc']:.4f}" for model, entry
                                                           in report["pooled"].items() if "@" not in model),
@@ -195,12 +222,16 @@ def compared(member: str, recipes: dict[str, np.ndarray], h2o_scores: dict[str, 
             "ensembles": reports}
 
 
-def ensembles(transformer: str, h2o_members: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Every member together, the H2O members alone, and the transformer with each H2O member."""
-    chosen = [(transformer, *h2o_members)]
+def ensembles(transformers: tuple[str, ...], h2o_members: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every member together; with several transformers, each with the H2O members and the transformers
+    alone; the H2O members alone; and each transformer with each H2O member."""
+    chosen = [(*transformers, *h2o_members)]
+    if len(transformers) > 1:
+        chosen += [(transformer, *h2o_members) for transformer in transformers]
+        chosen.append(transformers)
     if len(h2o_members) > 1:
         chosen.append(h2o_members)
-        chosen += [(transformer, name) for name in h2o_members]
+        chosen += [(transformer, name) for transformer in transformers for name in h2o_members]
     return chosen
 
 

@@ -25,19 +25,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PATTERN = "^syn/([^/]+)/"
 
 
-def transformer_run(data: Path, folds: int = 3, per_group: int = 16) -> dict[str, Any]:
+def transformer_run(data: Path, folds: int = 3, per_group: int = 16, member: str = "BERT",
+                    noise_seed: int = 1) -> dict[str, Any]:
     """What experiments/transformer_cross.py writes, for ``data``: folds, held-out texts, and a ``p_human``
     per held-out text that knows the label only noisily (a stand-in for the GPU's fine-tuned scores)."""
     corpus = load_corpus(data, group_column="source", group_pattern=PATTERN)
     assert corpus.groups is not None
     evaluated = np.sort(capped_positions(corpus, per_group, seed=0))
     held_out = group_folds(corpus.subset(evaluated), folds, 0)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(noise_seed)
     p_human = 1 / (1 + np.exp(-(2.0 * (corpus.labels[evaluated] == HUMAN) - 1 + rng.normal(0, 1.2, len(evaluated)))))
     return {
         "environment": {"device": "test"},
         "data": [{"sha256": hashlib.sha256(data.read_bytes()).hexdigest()}],
-        "settings": {"group_pattern": PATTERN, "seed": 0, "member": "BERT"},
+        "settings": {"group_pattern": PATTERN, "seed": 0, "member": member},
         "evaluated": {"positions": evaluated.tolist(), "labels": corpus.labels[evaluated].tolist(),
                       "groups": corpus.groups[evaluated].tolist()},
         "folds": [sorted(set(corpus.groups[evaluated[fold]].tolist())) for fold in held_out],
@@ -54,23 +55,29 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
 def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensemble_is_reported(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "corpus.csv", make_rows(240))  # 6 topics (groups) of 40 texts
-    stored = tmp_path / "transformer.json"
+    stored, roberta = tmp_path / "transformer.json", tmp_path / "roberta.json"
     stored.write_text(json.dumps(transformer_run(data, folds=2)))
+    roberta.write_text(json.dumps(transformer_run(data, folds=2, member="RoBERTa", noise_seed=2)))
     out = tmp_path / "ensemble.json"
-    result = run_script(str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
-                        "--ntrees", "5", "--out", str(out))
+    arguments = [str(data), "--transformer", str(stored), "--transformer", f"{roberta}=texts400", "--members",
+                 "GLM,GBM", "--per-group", "30", "--ntrees", "5", "--out", str(out)]
+    result = run_script(*arguments)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert set(report["seconds_per_fold"]) == {"0", "1"}
     for name in ("GLM", "GBM"):
         scores = np.array(report["scores"][name], dtype=float)
         assert scores.shape == (96,) and np.all((scores >= 0) & (scores <= 1)) and len(set(scores)) > 10
-    assert set(report["ensembles"]) == {"BERT+GLM+GBM (texts400)", "GLM+GBM", "BERT+GLM (texts400)",
-                                        "BERT+GBM (texts400)"}
-    every = report["ensembles"]["BERT+GLM+GBM (texts400)"]
+    both = "BERT texts400, RoBERTa texts400"
+    assert set(report["ensembles"]) == {
+        f"BERT+RoBERTa+GLM+GBM ({both})", "BERT+GLM+GBM (BERT texts400)", "RoBERTa+GLM+GBM (RoBERTa texts400)",
+        f"BERT+RoBERTa ({both})", "GLM+GBM", "BERT+GLM (BERT texts400)", "BERT+GBM (BERT texts400)",
+        "RoBERTa+GLM (RoBERTa texts400)", "RoBERTa+GBM (RoBERTa texts400)"}
+    every = report["ensembles"][f"BERT+RoBERTa+GLM+GBM ({both})"]
     assert every["texts"] == 96 and len(every["units"]) == 6  # one unit per held-out group
-    assert {"BERT", "GLM", "GBM", "ensemble: stacked", "ensemble: stacked @ fpr5"} <= set(every["pooled"])
-    assert set(report["raw"]) == {"BERT (texts400)", "GLM", "GBM"}
+    assert {"BERT", "RoBERTa", "GLM", "GBM", "ensemble: stacked", "ensemble: stacked @ fpr5"} <= set(every["pooled"])
+    assert set(report["raw"]) == {"BERT (texts400)", "RoBERTa (texts400)", "GLM", "GBM"}
+    assert [entry["member"] for entry in report["transformers"]] == ["BERT", "RoBERTa"]
     run = transformer_run(data, folds=2)
     raw = np.array(run["recipes"]["texts400"]["p_human"])
     groups, labels = np.array(run["evaluated"]["groups"]), np.array(run["evaluated"]["labels"])
@@ -79,8 +86,7 @@ def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensembl
         assert unit["models"]["BERT"]["roc_auc"] == pytest.approx(roc_auc_score(labels[inside], raw[inside]),
                                                                   abs=1e-6)
     # a second run with the same setup goes on from the stored folds and trains nothing (in-process: no JVM)
-    assert main([str(data), "--transformer", str(stored), "--members", "GLM,GBM", "--per-group", "30",
-                 "--ntrees", "5", "--out", str(out)]) == 0
+    assert main(arguments) == 0
     printed = capsys.readouterr().err
     assert "going on from 2 folds" in printed and "fold 1/2" not in printed
     assert json.loads(out.read_text())["ensembles"] == report["ensembles"]
@@ -94,9 +100,16 @@ def test_data_that_is_not_what_the_transformer_run_read_is_refused(tmp_path: Pat
     other = write_csv(tmp_path / "other.csv", make_rows(200))
     assert main([str(other), "--transformer", str(stored), "--out", str(tmp_path / "x.json")]) == 2
     assert "differ from those the transformer run read" in capsys.readouterr().err
-    assert main([str(data), "--transformer", str(stored), "--recipes", "texts400,huge",
-                 "--out", str(tmp_path / "x.json")]) == 2
+    assert main([str(data), "--transformer", f"{stored}=texts400,huge", "--out", str(tmp_path / "x.json")]) == 2
     assert "has no recipe huge; it has texts400" in capsys.readouterr().err
+    assert main([str(data), "--transformer", str(stored), "--transformer", str(stored),
+                 "--out", str(tmp_path / "x.json")]) == 2
+    assert "each transformer member's run once" in capsys.readouterr().err
+    other_folds = tmp_path / "roberta.json"
+    other_folds.write_text(json.dumps(transformer_run(data, folds=2, member="RoBERTa")))
+    assert main([str(data), "--transformer", str(stored), "--transformer", str(other_folds),
+                 "--out", str(tmp_path / "x.json")]) == 2
+    assert "cross-validated on other folds" in capsys.readouterr().err
 
 
 def test_what_is_fitted_for_a_fold_never_sees_that_folds_labels() -> None:
@@ -120,6 +133,8 @@ def test_what_is_fitted_for_a_fold_never_sees_that_folds_labels() -> None:
 
 
 def test_ensembles_compared() -> None:
-    assert ensembles("BERT", ("GLM", "DRF")) == [("BERT", "GLM", "DRF"), ("GLM", "DRF"), ("BERT", "GLM"),
-                                                 ("BERT", "DRF")]
-    assert ensembles("BERT", ("GLM",)) == [("BERT", "GLM")]
+    assert ensembles(("BERT",), ("GLM", "DRF")) == [("BERT", "GLM", "DRF"), ("GLM", "DRF"), ("BERT", "GLM"),
+                                                    ("BERT", "DRF")]
+    assert ensembles(("BERT",), ("GLM",)) == [("BERT", "GLM")]
+    assert ensembles(("BERT", "RoBERTa"), ("GLM",)) == [("BERT", "RoBERTa", "GLM"), ("BERT", "GLM"),
+                                                        ("RoBERTa", "GLM"), ("BERT", "RoBERTa")]
