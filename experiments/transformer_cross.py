@@ -42,8 +42,8 @@ from humanorai.corpus import Corpus, load_sources, sample_per_group
 from humanorai.evaluation.evaluate import Scored, measures
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer.backends import TorchBackend
-from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset, load_base, save_hf
-from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule
+from humanorai.members.transformer.checkpoints import PRESETS, save_hf, starting_model
+from humanorai.members.transformer.fine_tune import fine_tune_until_learned, learning_schedule
 from humanorai.members.transformer.member import (
     CPU_TOKENS_PER_RUN,
     GPU_TOKENS_PER_RUN,
@@ -226,17 +226,11 @@ def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, a
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=args.batch_size, max_length=recipe.max_length,
                                 seed=args.seed, keep_best=recipe.keep_best, learning_rate=args.learning_rate,
                                 warmup_fraction=args.warmup_fraction)
-    if args.preset is not None:
-        preset = PRESETS[args.preset]
-        model, tokenizer = build_from_preset(args.member, preset, [normalize(text, RAW) for text in fit.texts],
-                                             recipe.max_length)
-    else:
-        preset = None
-        model, tokenizer = load_base(args.base)
-        model = model.float()  # a base carried in FP16 (to fit a device transfer) trains in FP32 with autocast
-        tokenizer.model_max_length = min(tokenizer.model_max_length, recipe.max_length)
-    fine_tune(model, tokenizer, RAW, (fit.texts, fit.labels), (stop.texts, stop.labels), settings,
-              *learning_schedule(settings, preset))
+    preset = None if args.preset is None else PRESETS[args.preset]
+    texts = [normalize(text, RAW) for text in fit.texts]
+    model, tokenizer, _ = fine_tune_until_learned(
+        lambda: starting_model(args.member, args.base, preset, texts, recipe.max_length), RAW,
+        (fit.texts, fit.labels), (stop.texts, stop.labels), settings, *learning_schedule(settings, preset))
     with tempfile.TemporaryDirectory() as folder:
         save_hf(model, tokenizer, Path(folder))
         backend = TorchBackend(Path(folder), device, "fp16" if device == "cuda" else "fp32", threads=2)

@@ -113,6 +113,18 @@ def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     return model, tokenizer
 
 
+def starting_model(member: str, base: str | None, preset: Preset | None, texts: list[str],
+                   max_length: int) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """What fine-tuning starts from: ``base`` (in FP32, also when it was saved in FP16, and its tokenizer
+    capped at ``max_length``), or else a random ``preset`` model with a tokenizer learned on ``texts``."""
+    if base is None:
+        assert preset is not None
+        return build_from_preset(member, preset, texts, max_length)
+    model, tokenizer = load_base(base)
+    tokenizer.model_max_length = min(tokenizer.model_max_length, max_length)
+    return model.float(), tokenizer
+
+
 def save_hf(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, folder: Path) -> list[Path]:
     """Save config, safetensors weights and tokenizer; return the files written."""
     model.save_pretrained(folder, safe_serialization=True)

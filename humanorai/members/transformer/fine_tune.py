@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -22,6 +23,53 @@ from humanorai.members.transformer.checkpoints import PRETRAINED_LEARNING_RATE, 
 from humanorai.progress import note, progress_bar
 from humanorai.settings import FineTuneSettings
 from humanorai.text import NormalizationSpec, normalize
+
+#: How far (in nats) the best epoch's validation loss must fall below a constant answer's to count as
+#: learned. On a GPU, from-scratch RoBERTa fold trainings that collapsed ended within 0.003 of it, and those
+#: that learned 0.03 or more below it (docs/training.md).
+LEARNED_MARGIN = 0.01
+#: Restarts of a fine-tuning that learned nothing, each from a new start at half the learning rate.
+RESTARTS = 2
+
+ModelBuilder = Callable[[], tuple[PreTrainedModel, PreTrainedTokenizerFast]]
+
+
+def fine_tune_until_learned(build: ModelBuilder, spec: NormalizationSpec, train: tuple[list[str], np.ndarray],
+                            valid: tuple[list[str], np.ndarray], settings: FineTuneSettings, learning_rate: float,
+                            warmup_fraction: float) -> tuple[PreTrainedModel, PreTrainedTokenizerFast,
+                                                             dict[str, float]]:
+    """:func:`fine_tune` the model ``build`` makes; while its best epoch is no better than a constant answer
+    on the validation split (the collapse a from-scratch post-layer-norm model falls into now and then),
+    build it again from the next seed and restart at half the learning rate, at most :data:`RESTARTS`
+    times. The metrics add the attempts made and the learning rate of the model returned."""
+    chance = constant_answer_loss(valid[1])
+    rate = learning_rate
+    for attempt in range(RESTARTS + 1):
+        if attempt:
+            _seed_everything(settings.seed + attempt)  # a new random start for a from-scratch model
+        model, tokenizer = build()
+        metrics = fine_tune(model, tokenizer, spec, train, valid, replace(settings, seed=settings.seed + attempt),
+                            rate, warmup_fraction)
+        learned = chance is None or metrics.get("valid_loss", math.inf) < chance - LEARNED_MARGIN
+        if learned or attempt == RESTARTS:
+            break
+        note(f"validation loss {metrics.get('valid_loss', math.nan):.4f} is no better than a constant answer's "
+             f"({chance:.4f}): nothing was learned; restarting at learning rate {rate / 2:.2e}")
+        rate /= 2
+    if not learned:
+        note(f"[yellow]warning:[/yellow] fine-tuning learned nothing in {RESTARTS + 1} attempts (validation "
+             f"loss no better than a constant answer's, {chance:.4f}); this member's votes will be near "
+             "constant: try a lower --learning-rate")
+    return model, tokenizer, {**metrics, "attempts": float(attempt + 1), "learning_rate": rate}
+
+
+def constant_answer_loss(labels: np.ndarray) -> float | None:
+    """Cross-entropy of the best constant answer (the label shares) on ``labels``: what a model that learned
+    nothing scores; ``None`` when a split has one label or none, where no loss tells learning apart."""
+    share = float(np.mean(labels)) if len(labels) else 0.0
+    if share in (0.0, 1.0):
+        return None
+    return -(share * math.log(share) + (1 - share) * math.log(1 - share))
 
 
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, spec: NormalizationSpec,

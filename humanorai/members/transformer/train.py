@@ -7,9 +7,9 @@ from humanorai.bundle import MemberEntry, checksums
 from humanorai.corpus import Corpus
 from humanorai.members.base import FamilyBuild, TrainingJob
 from humanorai.members.transformer.backends import ONNX_FP32, WEIGHTS
-from humanorai.members.transformer.checkpoints import PRESETS, build_from_preset, load_base, save_hf
+from humanorai.members.transformer.checkpoints import PRESETS, save_hf, starting_model
 from humanorai.members.transformer.export import export_onnx
-from humanorai.members.transformer.fine_tune import fine_tune, learning_schedule
+from humanorai.members.transformer.fine_tune import fine_tune_until_learned, learning_schedule
 from humanorai.members.transformer.openvino_int8 import (
     calibration_inputs,
     calibration_sample,
@@ -54,15 +54,11 @@ def _train_one(member: str, job: TrainingJob, training: Corpus, kind: str) -> Me
     folder = staging / member.lower()
     with stage(f"Training {member} ({base or 'preset ' + options.preset})"):
         train_texts = [normalize(text, RAW) for text in training.texts]
-        if base is None:
-            preset = PRESETS[options.preset]
-            model, tokenizer = build_from_preset(member, preset, train_texts, settings.max_length)
-        else:
-            preset = None
-            model, tokenizer = load_base(base)
-            tokenizer.model_max_length = min(tokenizer.model_max_length, settings.max_length)
-        metrics = fine_tune(model, tokenizer, RAW, (training.texts, training.labels),
-                            (split.valid.texts, split.valid.labels), settings, *learning_schedule(settings, preset))
+        preset = PRESETS[options.preset] if base is None else None
+        model, tokenizer, metrics = fine_tune_until_learned(
+            lambda: starting_model(member, base, preset, train_texts, settings.max_length), RAW,
+            (training.texts, training.labels), (split.valid.texts, split.valid.labels), settings,
+            *learning_schedule(settings, preset))
         files = save_hf(model, tokenizer, folder)
     with stage(f"Exporting {member} to ONNX (fp32 with fused attention, int8)"):
         files += export_onnx(folder)

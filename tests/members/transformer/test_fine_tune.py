@@ -1,7 +1,9 @@
-"""Fine-tuning: the learning-rate schedule, mixed precision and which epoch is kept (full training runs in the
-session bundle)."""
+"""Fine-tuning: the learning-rate schedule, mixed precision, which epoch is kept, and restarts of a training
+that learned nothing (full training runs in the session bundle)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +14,10 @@ from humanorai.errors import TrainingError
 from humanorai.members.transformer import fine_tune as fine_tune_module
 from humanorai.members.transformer.checkpoints import PRESETS, PRETRAINED_LEARNING_RATE, build_from_preset
 from humanorai.members.transformer.fine_tune import (
+    RESTARTS,
+    constant_answer_loss,
     fine_tune,
+    fine_tune_until_learned,
     improved,
     learning_schedule,
     mixed_precision,
@@ -102,3 +107,52 @@ def test_keeping_the_best_roc_auc_reports_the_kept_weights_roc_auc() -> None:
     with pytest.raises(TrainingError, match="needs both labels"):
         fine_tune(model, tokenizer, RAW, (texts[:64], labels[:64]), (texts[64:66], np.array([1, 1])), settings,
                   2e-3, 0.1)
+
+
+def test_a_constant_answer_scores_the_entropy_of_the_label_shares() -> None:
+    assert constant_answer_loss(np.array([0, 1, 0, 1])) == pytest.approx(math.log(2))
+    assert constant_answer_loss(np.array([0, 0, 0, 1])) == pytest.approx(-(0.25 * math.log(0.25)
+                                                                          + 0.75 * math.log(0.75)))
+    assert constant_answer_loss(np.array([1, 1])) is None and constant_answer_loss(np.array([])) is None
+
+
+def tiny_data(count: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rows = make_rows(count, seed=seed)
+    return [row["text"] for row in rows], np.array([int(row["label"]) for row in rows])
+
+
+def test_a_training_that_learns_nothing_restarts_from_new_weights_at_half_the_rate(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    texts, labels = tiny_data(64, seed=7)
+    starts: list[torch.Tensor] = []
+
+    def build() -> tuple[object, object]:
+        model, tokenizer = build_from_preset("BERT", PRESETS["tiny"], texts, max_length=32)
+        starts.append(model.classifier.weight.detach().clone())
+        return model, tokenizer
+
+    settings = FineTuneSettings(epochs=1, batch_size=16, max_length=32)
+    # a rate of 50 throws any model into a constant (or overflowing) answer: every attempt fails
+    model, _, metrics = fine_tune_until_learned(build, RAW, (texts[:48], labels[:48]), (texts[48:], labels[48:]),
+                                                settings, 50.0, 0.0)
+    assert metrics["attempts"] == RESTARTS + 1 == len(starts)
+    assert metrics["learning_rate"] == 50.0 / 2 ** RESTARTS
+    assert not torch.equal(starts[0], starts[1])  # each restart is a new random start
+    printed = capsys.readouterr().err
+    assert printed.count("nothing was learned; restarting at learning rate") == RESTARTS
+    assert "learned nothing in 3 attempts" in printed
+
+
+def test_a_training_that_learns_is_not_restarted() -> None:
+    texts, labels = tiny_data(160, seed=8)
+    calls = []
+
+    def build() -> tuple[object, object]:
+        calls.append(1)
+        return build_from_preset("BERT", PRESETS["tiny"], texts, max_length=64)
+
+    settings = FineTuneSettings(epochs=4, batch_size=16, max_length=64)
+    _, _, metrics = fine_tune_until_learned(build, RAW, (texts[:128], labels[:128]), (texts[128:], labels[128:]),
+                                            settings, 5e-3, 0.1)
+    assert metrics["valid_loss"] < constant_answer_loss(labels[128:]) - 0.01  # type: ignore[operator]
+    assert metrics["attempts"] == 1 and len(calls) == 1 and metrics["learning_rate"] == 5e-3
