@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from humanorai.bundle import sha256_of
 from humanorai.errors import DataError
 from humanorai.labels import AI, HUMAN, parse_label
-from humanorai.settings import DataSettings, DataSource
+from humanorai.settings import NO_GROUPS_TO_SAMPLE, DataSettings, DataSource
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,6 @@ class Corpus:
             groups=None if self.groups is None else self.groups[indices],
             origins=None if self.origins is None else self.origins[indices],
         )
-
-
-NO_GROUPS_TO_SAMPLE = "a sample per group needs --group-by (and usually --group-pattern) to know the groups"
 
 
 def sample_per_group(groups: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.ndarray:

@@ -360,6 +360,8 @@ class DataSettings:
     group_pattern: str | None = None
 
 
+NO_GROUPS_TO_SAMPLE = "a sample per group needs --group-by (and usually --group-pattern) to know the groups"
+
 #: Keys of per-file column overrides (``PATH#text=body,label=who,group=source``) → DataSettings fields.
 _COLUMN_KEYS = {"text": "text_column", "label": "label_column", "group": "group_by"}
 
@@ -468,6 +470,9 @@ class TrainSettings:
             raise ValueError(f"--calibration-folds must be at least 2, not {self.calibration_folds}")
         if self.sample_per_group is not None and self.sample_per_group < 2:
             raise ValueError(f"--sample-per-group must be at least 2, not {self.sample_per_group}")
+        samples = (self.sample_per_group, self.h2o.sample_per_group, *self.transformers.sample_per_group.values())
+        if any(most is not None for most in samples) and any(source.columns.group_by is None for source in self.data):
+            raise ValueError(NO_GROUPS_TO_SAMPLE)  # said before any data is read or any JVM starts
         if self.ensemble == "stacked" and len(self.members) == 1:
             raise ValueError("the stacked ensemble needs at least two members")
 
