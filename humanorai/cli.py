@@ -34,14 +34,17 @@ from humanorai.settings import (
     DataSettings,
     DataSource,
     EngineSettings,
+    EnsembleMethod,
     FineTuneSettings,
     H2OSettings,
+    OperatingPoint,
     ServiceSettings,
     TableColumns,
     TfidfSettings,
     TrainSettings,
     TransformerSettings,
     TransformerTrainSettings,
+    choice,
     names,
 )
 from humanorai.text import check_texts
@@ -295,7 +298,11 @@ def predict(
     """Score one text with every member of the bundle and print the verdict."""
     try:
         content = _read_text(text, file)
-        check_texts([content])  # before the bundle loads
+        check_texts([content])  # before the bundle loads, as the choices are
+        if ensemble is not None:
+            choice(ensemble, EnsembleMethod, "--ensemble")
+        if operating_point is not None:
+            choice(operating_point, OperatingPoint, "--operating-point")
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
         engine = _load_engine(_bundle_path(bundle), settings, _segment_members(segment_members))
         prediction = engine.predict([content], ensemble, operating_point, segments)[0]

@@ -152,12 +152,18 @@ def test_predict_prints_the_segments_and_the_mixed_flag(tiny_bundle: Path) -> No
     assert "not mixed" in result.stdout or "mixed: both labels" in result.stdout
 
 
-def test_predict_takes_an_ensemble_method(tiny_bundle: Path) -> None:
-    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json", "--ensemble", "stacked")
+def test_predict_takes_an_ensemble_method_and_an_operating_point(tiny_bundle: Path) -> None:
+    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--json", "--ensemble", "stacked",
+                     "--operating-point", "fpr1")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["ensemble"]["method"] == "stacked"
+    verdict = json.loads(result.stdout)["ensemble"]
+    assert verdict["method"] == "stacked" and verdict["operating_point"] == "fpr1"
+    # wrong choices are refused before the bundle loads
     result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--ensemble", "mean")
-    assert result.returncode == 2 and "unknown ensemble method 'mean'" in result.stderr
+    assert result.returncode == 2 and "--ensemble must be one of majority, soft, stacked, not 'mean'" in result.stderr
+    result = run_cli("predict", SAMPLE, "--bundle", str(tiny_bundle), "--operating-point", "fpr3")
+    assert result.returncode == 2 and "--operating-point must be one of balanced, fpr5, fpr1" in result.stderr
+    assert "Loading" not in result.stderr
 
 
 def test_predict_takes_the_window_settings(tiny_bundle: Path) -> None:
