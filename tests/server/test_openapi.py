@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 #: Most cases per operation, and the fewest generated in all that the run must reach (operations without
 #: parameters have few distinct cases; the two scoring routes take the most).
-EXAMPLES = {"open": 250, "with-key": 50}
-LEAST_CASES = {"open": 250, "with-key": 100}
+EXAMPLES = {"open": 150, "with-key": 30}
+LEAST_CASES = {"open": 150, "with-key": 60}
 
 
 def fuzz(url: str, examples: int, seed: int, headers: list[str], workdir: Path) -> tuple[int, str]:

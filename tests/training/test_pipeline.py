@@ -44,26 +44,6 @@ def test_minilm_base_fine_tunes_without_h2o(corpus_csv: Path, tmp_path: Path) ->
     assert prediction.verdict.total_models == 1
 
 
-@pytest.mark.slow
-def test_serving_only_calibrated_stacked_bundle(corpus_csv: Path, tmp_path: Path) -> None:
-    out = tmp_path / "slim"
-    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm,bert", *TINY_TRAIN_ARGS,
-                     "--calibrate", "--ensemble", "stacked", "--serving-only", "--data-credit", "synthetic, CC0")
-    assert result.returncode == 0, result.stderr
-    manifest = load_bundle(out)
-    assert sorted(path.name for path in (out / "bert").iterdir()) == [
-        "config.json", "model.int8.onnx", "tokenizer.json", "tokenizer_config.json"]
-    assert all(entry.calibration is not None and entry.calibration["slope"] > 0 for entry in manifest.members)
-    assert manifest.ensemble["method"] == "stacked" and manifest.ensemble["stacked"]["members"] == ["GLM", "BERT"]
-    assert manifest.training["data_credit"] == "synthetic, CC0" and manifest.training["serving_only"] is True
-    assert (out / "report" / "report.md").is_file()
-    engine = Engine.load(out)
-    assert engine.describe_members()["BERT"] == "onnx int8"  # auto takes what a serving-only bundle holds
-    assert engine.predict(["One more text to score."])[0].verdict.method == "stacked"
-    with pytest.raises(SettingsError, match="serving-only"):
-        make_backend(out / "bert", backend="torch")
-
-
 def test_a_stacked_default_needs_two_members(corpus_csv: Path, tmp_path: Path) -> None:
     result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), "--members", "glm",
                      "--ensemble", "stacked")
@@ -168,22 +148,35 @@ def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, t
 @pytest.mark.slow
 def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(corpus_csv: Path,
                                                                              tmp_path: Path) -> None:
+    """A transformer retrained per fold too: every member then has out-of-fold scores, and the stacker and
+    the operating points are fitted on the training split's rows as well as the validation split's. The
+    bundle is also serving-only (one training for both: each costs half a minute)."""
     out = tmp_path / "oof"
-    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm,drf", *TINY_TRAIN_ARGS,
-                     "--calibrate", "--calibration", "group-kfold", "--calibration-folds", "3",
-                     "--ensemble", "stacked")
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm,bert", *TINY_TRAIN_ARGS,
+                     "--calibrate", "--calibration", "group-kfold", "--calibration-folds", "2",
+                     "--refit-members", "glm,bert", "--ensemble", "stacked", "--serving-only",
+                     "--data-credit", "synthetic, CC0")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Starting H2O") == 1  # one cluster for the folds and the final members
     manifest = load_bundle(out)
     record, split = manifest.training["calibration"], manifest.training["split"]
-    assert record["fitted_on"] == "group-kfold" and record["refit_members"] == ["DRF", "GLM"]
+    assert record["fitted_on"] == "group-kfold" and record["refit_members"] == ["BERT", "GLM"]
     held_out_groups = sorted(group for fold in record["folds"] for group in fold)
-    assert len(record["folds"]) == 3 and held_out_groups == split["train"]["groups"]  # every training group once
+    assert len(record["folds"]) == 2 and held_out_groups == split["train"]["groups"]  # every training group once
     assert record["validation_groups"] == split["valid"]["groups"]
     pooled = split["train"]["rows"] + split["valid"]["rows"]
-    assert record["member_texts"] == {"DRF": pooled, "GLM": pooled} and record["ensemble_texts"] == pooled
-    assert manifest.ensemble["method"] == "stacked"
+    assert record["member_texts"] == {"BERT": pooled, "GLM": pooled} and record["ensemble_texts"] == pooled
+    assert manifest.ensemble["method"] == "stacked" and manifest.ensemble["stacked"]["members"] == ["GLM", "BERT"]
     assert set(manifest.ensemble["operating_points"]) == {"majority", "soft", "stacked"}
+    assert all(entry.calibration is not None and entry.calibration["slope"] > 0 for entry in manifest.members)
+    # serving-only: what serving needs and no more
+    assert sorted(path.name for path in (out / "bert").iterdir()) == [
+        "config.json", "model.int8.onnx", "tokenizer.json", "tokenizer_config.json"]
+    assert manifest.training["data_credit"] == "synthetic, CC0" and manifest.training["serving_only"] is True
+    assert (out / "report" / "report.md").is_file()
+    assert Engine.load(out).describe_members()["BERT"] == "onnx int8"  # auto takes what the bundle holds
+    with pytest.raises(SettingsError, match="serving-only"):
+        make_backend(out / "bert", backend="torch")
     # Served as before: the engine applies the manifest's numbers to the member's raw score.
     raw_copy = tmp_path / "raw"
     shutil.copytree(out, raw_copy)
