@@ -198,7 +198,7 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
     """Fine-tune once per fold and score the fold's held-out texts; measures pooled and per group."""
     assert corpus.groups is not None
     p_human = np.full(len(evaluated), np.nan)
-    training_texts = []
+    training_texts, stopping = [], []
     for number, fold in enumerate(folds, start=1):
         held_out = evaluated[fold]
         training = training_positions(corpus, set(corpus.groups[held_out].tolist()), recipe.per_group, args.seed)
@@ -206,8 +206,9 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
         training_texts.append(len(training))
         print(f"fold {number}/{len(folds)}: {len(training)} training texts, {len(held_out)} held out",
               file=sys.stderr)
-        p_human[fold] = fine_tune_and_score(corpus.subset(training), corpus.subset(held_out).texts, recipe,
-                                            args, device)
+        p_human[fold], metrics = fine_tune_and_score(corpus.subset(training), corpus.subset(held_out).texts,
+                                                     recipe, args, device)
+        stopping.append(metrics)
     labels = corpus.labels[evaluated]
     groups = corpus.groups[evaluated]
     scored = Scored(p_human=p_human, predictions=(p_human >= 0.5).astype(np.int64))
@@ -215,20 +216,22 @@ def cross_validate(corpus: Corpus, evaluated: np.ndarray, folds: list[np.ndarray
     for group in sorted(set(groups.tolist())):
         inside = groups == group
         per_group[group] = measures(labels[inside], Scored(p_human[inside], scored.predictions[inside]))
-    return {"training_texts": training_texts, "pooled": measures(labels, scored), "groups": per_group,
+    return {"training_texts": training_texts, "stopping": stopping, "pooled": measures(labels, scored),
+            "groups": per_group,
             "p_human": np.round(p_human, 6).tolist()}
 
 
 def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, args: argparse.Namespace,
-                        device: str) -> np.ndarray:
-    """One fold: fine-tune on ``training`` (less its stopping share), then score ``held_out`` as served."""
+                        device: str) -> tuple[np.ndarray, dict[str, float]]:
+    """One fold: fine-tune on ``training`` (less its stopping share), then score ``held_out`` as served;
+    also the fine-tuning's metrics on its stopping texts (loss, ROC AUC, epoch kept, attempts, rate)."""
     fit, stop = stopping_split(training, recipe.stop_on, args.seed)
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=args.batch_size, max_length=recipe.max_length,
                                 seed=args.seed, keep_best=recipe.keep_best, learning_rate=args.learning_rate,
                                 warmup_fraction=args.warmup_fraction)
     preset = None if args.preset is None else PRESETS[args.preset]
     texts = [normalize(text, RAW) for text in fit.texts]
-    model, tokenizer, _ = fine_tune_until_learned(
+    model, tokenizer, metrics = fine_tune_until_learned(
         lambda: starting_model(args.member, args.base, preset, texts, recipe.max_length), RAW,
         (fit.texts, fit.labels), (stop.texts, stop.labels), settings, *learning_schedule(settings, preset))
     with tempfile.TemporaryDirectory() as folder:
@@ -240,7 +243,7 @@ def fine_tune_and_score(training: Corpus, held_out: list[str], recipe: Recipe, a
         scores = member.predict_proba(TextBatch(held_out))
     if device == "cuda":
         torch.cuda.empty_cache()
-    return scores
+    return scores, metrics
 
 
 def stopping_split(training: Corpus, stop_on: StopOn, seed: int) -> tuple[Corpus, Corpus]:

@@ -360,6 +360,7 @@ class DataSettings:
     group_pattern: str | None = None
 
 
+#: Said wherever texts are sampled per group without groups to sample from.
 NO_GROUPS_TO_SAMPLE = "a sample per group needs --group-by (and usually --group-pattern) to know the groups"
 
 #: Keys of per-file column overrides (``PATH#text=body,label=who,group=source``) → DataSettings fields.

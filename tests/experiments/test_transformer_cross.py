@@ -39,6 +39,8 @@ def test_cpu_mode_scores_every_held_out_text_once_by_a_model_that_never_saw_its_
     assert demo["recipe"] == {"per_group": 100, "max_length": 256, "epochs": 2, "keep_best": "roc-auc",
                               "stop_on": "groups"}  # 400 x 0.25
     assert demo["training_texts"] == [4 * 40] * 3  # every text of the 4 other groups (one stops early)
+    assert [sorted(fold) for fold in demo["stopping"]] == [
+        ["attempts", "best_epoch", "learning_rate", "valid_loss", "valid_roc_auc"]] * 3  # each fold's fine-tuning
     p_human = np.array(demo["p_human"])
     assert p_human.shape == (120,) and np.all((p_human >= 0) & (p_human <= 1))
     assert len(set(p_human.round(6).tolist())) > 10  # scored, not a constant
