@@ -267,12 +267,22 @@ def fit_ensemble(thresholds: dict[str, float], data: CalibrationData, calibrate:
             note("stacker weights: " + ", ".join(
                 f"{name} {weight:.3f}" for name, weight in zip(stacker.members, stacker.weights, strict=True)))
         scored = combine_scores(data.corpus, p_human, thresholds, EnsemblePolicy.from_manifest(ensemble))
-        ensemble["operating_points"] = fit_operating_points(
-            {method: result.p_human for method, result in scored.methods.items()}, data.corpus.labels)
-        note("operating points (p_human below which a text is called AI): " + "; ".join(
+        ensemble["operating_points"], ensemble["operating_points_fitted"] = fit_operating_points(
+            {method: result.p_human for method, result in scored.methods.items()}, data.corpus.labels,
+            data.corpus.groups)
+        note(f"operating points ({_rule(ensemble['operating_points_fitted'])}; "
+             "p_human below which a text is called AI): " + "; ".join(
             f"{method} " + ", ".join(f"{point} {value:.4f}" for point, value in points.items())
             for method, points in ensemble["operating_points"].items()))
     return Fitted(calibrations, ensemble)
+
+
+def _rule(record: dict[str, Any]) -> str:
+    """How the operating points were fitted, in a few words."""
+    if record["rule"] == "quantile":
+        return f"quantiles of {record['human_texts']} human texts"
+    return (f"held in {record['confidence']:.0%} of {record['resamples']} resamples of {record['groups']} groups' "
+            f"{record['human_texts']} human texts")
 
 
 def _evaluate(manifest: Manifest, fitted: Fitted, test: Corpus,

@@ -168,6 +168,9 @@ def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(cor
     assert record["member_texts"] == {"BERT": pooled, "GLM": pooled} and record["ensemble_texts"] == pooled
     assert manifest.ensemble["method"] == "stacked" and manifest.ensemble["stacked"]["members"] == ["GLM", "BERT"]
     assert set(manifest.ensemble["operating_points"]) == {"majority", "soft", "stacked"}
+    groups = len(split["train"]["groups"]) + len(split["valid"]["groups"])
+    assert manifest.ensemble["operating_points_fitted"]["groups"] == groups  # pooled rows: every group's humans
+    assert manifest.ensemble["operating_points_fitted"]["rule"] == "group-bootstrap" and groups >= 5
     assert all(entry.calibration is not None and entry.calibration["slope"] > 0 for entry in manifest.members)
     # serving-only: what serving needs and no more
     assert sorted(path.name for path in (out / "bert").iterdir()) == [

@@ -39,7 +39,8 @@ def test_operating_points_reproduce_their_false_positive_rates_on_the_data_they_
     rng = np.random.default_rng(3)
     labels = (rng.random(2000) < 0.5).astype(np.int64)
     scores = {"soft": np.clip(rng.normal(0.35 + 0.3 * labels, 0.15), 0, 1), "majority": rng.random(2000)}
-    points = fit_operating_points(scores, labels)
+    points, record = fit_operating_points(scores, labels)
+    assert record == {"rule": "quantile", "groups": 0, "human_texts": int(labels.sum())}
     human = labels == 1
     for method, p_human in scores.items():
         for point, rate in (("fpr5", 0.05), ("fpr1", 0.01)):
@@ -47,3 +48,37 @@ def test_operating_points_reproduce_their_false_positive_rates_on_the_data_they_
             assert rate - 1.0 / human.sum() <= flagged <= rate  # at most the rate, and as close as the data allows
     with pytest.raises(TrainingError, match="needs human texts"):
         fit_operating_points(scores, np.zeros(2000, dtype=np.int64))
+
+
+def groups_of_shifted_humans(rng: np.random.Generator, groups: int, per_group: int) -> tuple[np.ndarray, np.ndarray]:
+    """Human scores whose level shifts from group to group (as sources differ), and their groups."""
+    shifts = rng.normal(0.0, 0.08, groups)
+    scores = np.concatenate([np.clip(rng.normal(0.6 + shift, 0.15, per_group), 0, 1) for shift in shifts])
+    return scores, np.repeat([f"g{index}" for index in range(groups)], per_group)
+
+
+def test_with_enough_groups_the_points_hold_on_groups_never_seen() -> None:
+    rng = np.random.default_rng(11)
+    fitted_scores, fitted_groups = groups_of_shifted_humans(rng, 20, 60)
+    labels = np.ones(len(fitted_scores), dtype=np.int64)
+    points, record = fit_operating_points({"soft": fitted_scores}, labels, fitted_groups)
+    assert record == {"rule": "group-bootstrap", "confidence": 0.8, "resamples": 1000, "groups": 20,
+                      "human_texts": 1200}
+    plain, _ = fit_operating_points({"soft": fitted_scores}, labels)
+    new_scores, _ = groups_of_shifted_humans(np.random.default_rng(12), 400, 60)  # 400 groups never seen
+    for point, rate in (("fpr5", 0.05), ("fpr1", 0.01)):
+        threshold = points["soft"][point]
+        assert threshold < plain["soft"][point]  # a margin for the groups' spread
+        assert np.mean(fitted_scores < threshold) <= rate  # still true on the texts it was fitted on
+        assert np.mean(new_scores < threshold) <= rate < np.mean(new_scores < plain["soft"][point])
+    # the same scores give the same thresholds (the resamples are seeded)
+    assert fit_operating_points({"soft": fitted_scores}, labels, fitted_groups)[0] == points
+
+
+def test_with_few_groups_the_points_are_plain_quantiles() -> None:
+    rng = np.random.default_rng(13)
+    scores, groups = groups_of_shifted_humans(rng, 4, 100)
+    labels = np.ones(len(scores), dtype=np.int64)
+    points, record = fit_operating_points({"soft": scores}, labels, groups)
+    assert record["rule"] == "quantile" and record["groups"] == 4
+    assert points == fit_operating_points({"soft": scores}, labels)[0]
