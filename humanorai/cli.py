@@ -75,7 +75,7 @@ EnsembleOption = Annotated[str | None, typer.Option(
     help="Ensemble method: majority, soft or stacked (default: the bundle's).")]
 OperatingPointOption = Annotated[str | None, typer.Option(
     help="balanced (default), fpr5 or fpr1: call the text AI only below the p_human at which at most "
-         "5 % / 1 % of human validation texts were called AI.")]
+         "5 % / 1 % of held-out human texts were called AI (with a margin for sources never seen).")]
 
 # Options that choose how the transformers run (predict, evaluate, serve, batch).
 BackendOption = Annotated[str, typer.Option(help="Transformer backend: auto, onnx, openvino or torch.")]

@@ -57,7 +57,8 @@ WindowAggregation = Literal["mean", "median", "min", "max"]
 #: How the members' votes make the verdict (see ``scoring.ensemble``).
 EnsembleMethod = Literal["majority", "soft", "stacked"]
 #: Where the verdict's threshold sits: the methods' own rule (``balanced``), or the ``p_human`` below which
-#: at most 5 % / 1 % of the human validation texts fall (``fpr5``, ``fpr1``): fewer people wrongly accused.
+#: at most 5 % / 1 % of the held-out human texts fall (``fpr5``, ``fpr1``), with a margin for sources never
+#: seen (``training.stacking``): fewer people wrongly accused.
 OperatingPoint = Literal["balanced", "fpr5", "fpr1"]
 #: The false-positive rate on human texts of each operating point but ``balanced``.
 FALSE_POSITIVE_RATES = {"fpr5": 0.05, "fpr1": 0.01}

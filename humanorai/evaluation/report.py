@@ -45,7 +45,7 @@ def render_markdown(report: dict[str, Any], context: dict[str, str]) -> str:
               f"- best ensemble method on these texts (accuracy, then ROC AUC): **{report['best_method']}**", ""]
     lines += ["## Metrics", "", "HUMAN is the positive class. ECE: expected calibration error over 10 bins. "
               "human_flagged_ai: the share of human texts called AI. `@ fpr5` / `@ fpr1`: the method at the "
-              "bundle's operating point (at most 5 % / 1 % of human validation texts called AI).", ""]
+              "bundle's operating point (at most 5 % / 1 % of held-out human texts called AI when it was fitted).", ""]
     lines += _metrics_table(report)
     lines += ["", "## Confusion matrices", "", "Rows: true label; columns: predicted.", ""]
     lines += ["| model | HUMAN→HUMAN | HUMAN→AI | AI→HUMAN | AI→AI |", "|---|---|---|---|---|"]

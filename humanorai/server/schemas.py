@@ -20,7 +20,8 @@ from humanorai.settings import EnsembleMethod, OperatingPoint
 #: Below this many words a verdict is flagged as unreliable (the web page asks for at least this many).
 MIN_RELIABLE_WORDS = 50
 OPERATING_POINT_DESCRIPTION = ("balanced (default), fpr5 or fpr1: call a text AI only below the p_human at "
-                               "which at most 5 % / 1 % of human validation texts were called AI.")
+                               "which at most 5 % / 1 % of held-out human texts were called AI (with a margin "
+                               "for sources never seen, where those texts came from 5 or more groups).")
 ENSEMBLE_DESCRIPTION = "majority (the original rule), soft (mean p_human) or stacked; default: the bundle's."
 SEGMENTS_DESCRIPTION = (f"Also score the text's segments (sentences grouped to at least {MIN_SEGMENT_WORDS} words) "
                         "and say whether the text is mixed. Costs about twice a plain answer.")
