@@ -61,7 +61,7 @@ def fit_operating_points(p_human_by_method: Mapping[str, np.ndarray], labels: np
     """Per method, the ``p_human`` thresholds at which at most 5 % and 1 % of these human texts are called AI
     (not rounded: a rounded threshold could let one more of them fall below it) — and, where the human texts
     come from enough ``groups``, at which that holds in :data:`OPERATING_POINT_CONFIDENCE` of resamples of
-    their groups (:func:`threshold_for_new_groups`). Also the record of the rule used, for the manifest."""
+    their groups (:func:`thresholds_for_new_groups`). Also the record of the rule used, for the manifest."""
     human = labels == HUMAN
     if not human.any():
         raise TrainingError("fitting the operating points needs human texts among the held-out scores")
@@ -72,17 +72,17 @@ def fit_operating_points(p_human_by_method: Mapping[str, np.ndarray], labels: np
                            for point, rate in FALSE_POSITIVE_RATES.items()}
                   for method, p_human in p_human_by_method.items()}
         return points, {"rule": "quantile", "groups": count, "human_texts": int(human.sum())}
-    points = {method: {point: threshold_for_new_groups(p_human[human], human_groups, rate)
-                       for point, rate in FALSE_POSITIVE_RATES.items()}
+    points = {method: thresholds_for_new_groups(p_human[human], human_groups)
               for method, p_human in p_human_by_method.items()}
     return points, {"rule": "group-bootstrap", "confidence": OPERATING_POINT_CONFIDENCE,
                     "resamples": OPERATING_POINT_RESAMPLES, "groups": count, "human_texts": int(human.sum())}
 
 
-def threshold_for_new_groups(human_p_human: np.ndarray, groups: np.ndarray, rate: float) -> float:
-    """The highest threshold (a human score, or the plain quantile if lower) whose share of human texts
-    called AI — texts strictly below it — is at most ``rate`` in :data:`OPERATING_POINT_CONFIDENCE` of
-    :data:`OPERATING_POINT_RESAMPLES` resamples of the groups (with replacement, each group whole)."""
+def thresholds_for_new_groups(human_p_human: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """Per operating point, the highest threshold (a human score, or the plain quantile if lower) whose share
+    of human texts called AI — texts strictly below it — is at most the point's rate in
+    :data:`OPERATING_POINT_CONFIDENCE` of :data:`OPERATING_POINT_RESAMPLES` resamples of the groups (with
+    replacement, each group whole; seeded, so every method sees the same resamples)."""
     candidates = np.unique(human_p_human)
     names, group_of = np.unique(groups, return_inverse=True)
     below = np.stack([np.searchsorted(np.sort(human_p_human[group_of == index]), candidates, side="left")
@@ -90,8 +90,10 @@ def threshold_for_new_groups(human_p_human: np.ndarray, groups: np.ndarray, rate
     sizes = np.bincount(group_of, minlength=len(names))
     picks = np.random.default_rng(0).multinomial(len(names), np.full(len(names), 1 / len(names)),
                                                  size=OPERATING_POINT_RESAMPLES)  # times each group is drawn
-    rates = (picks @ below) / (picks @ sizes)[:, None]
-    upper = np.quantile(rates, OPERATING_POINT_CONFIDENCE, axis=0)
-    allowed = candidates[upper <= rate]
-    nominal = threshold_at_fpr(human_p_human, rate)
-    return min(nominal, float(allowed.max())) if len(allowed) else float(candidates[0])
+    upper = np.quantile((picks @ below) / (picks @ sizes)[:, None], OPERATING_POINT_CONFIDENCE, axis=0)
+    thresholds = {}
+    for point, rate in FALSE_POSITIVE_RATES.items():
+        allowed = candidates[upper <= rate]
+        nominal = threshold_at_fpr(human_p_human, rate)
+        thresholds[point] = min(nominal, float(allowed.max())) if len(allowed) else float(candidates[0])
+    return thresholds
