@@ -32,7 +32,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,20 +79,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        runs = {member: (path, run) for path, member, run in map(read_transformer_run, args.transformer)}
+        runs = {run.member: run for run in map(read_transformer_run, args.transformer)}
         if len(runs) < len(args.transformer):
             raise ValueError("give each transformer member's run once")
-        transformer = next(iter(runs.values()))[1]
-        recipes = {member: chosen_recipes(path, run) for member, (path, run) in runs.items()}
+        transformer = next(iter(runs.values())).run
+        recipes = {member: run.recipes for member, run in runs.items()}
         group_pattern = transformer["settings"]["group_pattern"]
         seed = int(transformer["settings"]["seed"])
         corpus, files = load_sources([DataSource(path, DataSettings(group_by="source", group_pattern=group_pattern))
                                       for path in args.data])
         evaluated = np.asarray(transformer["evaluated"]["positions"], dtype=np.int64)
-        for path, run in runs.values():
-            check_same_texts(run, corpus, files, evaluated)
-            if run["folds"] != transformer["folds"]:
-                raise ValueError(f"{path.split('=')[0]} was cross-validated on other folds")
+        for stored in runs.values():
+            check_same_texts(stored.run, corpus, files, evaluated)
+            if stored.run["folds"] != transformer["folds"]:
+                raise ValueError(f"{stored.path} was cross-validated on other folds")
     except (OSError, KeyError, ValueError, HumanoraiError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -102,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
              "ntrees": args.ntrees, "seed": seed, "folds": transformer["folds"],
              "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
     result = resumed(args.out, setup)
-    result["transformers"] = [{"file": Path(path.split("=")[0]).name, "member": member,
-                               "recipes": list(recipes[member]), "environment": run["environment"]}
-                              for member, (path, run) in runs.items()]
+    result["transformers"] = [{"file": stored.path.name, "member": member, "recipes": list(stored.recipes),
+                               "environment": stored.run["environment"]} for member, stored in runs.items()]
     settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
                              members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
                              h2o=H2OSettings(ntrees=args.ntrees))
@@ -138,20 +137,31 @@ def train_folds(settings: TrainSettings, corpus: Corpus, files: list[dict[str, o
             write(args.out, result)
 
 
-def read_transformer_run(argument: str) -> tuple[str, str, dict[str, Any]]:
-    """``FILE[=RECIPES]``: the argument, the run's member and the run."""
-    run = json.loads(Path(argument.split("=")[0]).read_text(encoding="utf-8"))
-    return argument, run["settings"]["member"], run
+@dataclass(frozen=True)
+class TransformerRun:
+    """One ``--transformer FILE[=RECIPES]``: the file, what experiments/transformer_cross.py wrote there, and
+    the held-out ``p_human`` of each recipe chosen."""
+
+    path: Path
+    run: dict[str, Any]
+    recipes: dict[str, np.ndarray]
+
+    @property
+    def member(self) -> str:
+        return str(self.run["settings"]["member"])
 
 
-def chosen_recipes(argument: str, run: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The held-out ``p_human`` of each recipe ``FILE=RECIPES`` names (all of the run's, without ``=``)."""
-    path, _, names = argument.partition("=")
+def read_transformer_run(argument: str) -> TransformerRun:
+    """Read ``FILE[=RECIPES]``: the recipes named (all of the run's, without ``=``), each one checked."""
+    name, _, names = argument.partition("=")
+    path = Path(name)
+    run = json.loads(path.read_text(encoding="utf-8"))
     chosen = names.split(",") if names else list(run["recipes"])
-    missing = [name for name in chosen if name not in run["recipes"]]
+    missing = [recipe for recipe in chosen if recipe not in run["recipes"]]
     if missing:
         raise ValueError(f"{path} has no recipe {', '.join(missing)}; it has {', '.join(run['recipes'])}")
-    return {name: np.asarray(run["recipes"][name]["p_human"], dtype=np.float64) for name in chosen}
+    return TransformerRun(path, run, {recipe: np.asarray(run["recipes"][recipe]["p_human"], dtype=np.float64)
+                                      for recipe in chosen})
 
 
 def check_same_texts(transformer: dict[str, Any], corpus: Corpus, files: list[dict[str, object]],
