@@ -1,6 +1,8 @@
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -267,3 +269,15 @@ def test_a_text_with_more_segments_than_the_queue_holds_is_accepted_alone(engine
     (prediction,) = small_queue.predict(["\n\n".join(TEXTS[12:18])], segments=True)
     assert prediction.segments is not None and len(prediction.segments) > 2  # text and segments queued as one
     small_queue.close()
+
+
+def test_loading_a_bundle_for_onnx_imports_neither_pytorch_nor_scikit_learn(tiny_bundle: Path) -> None:
+    # Each costs every CLI call and server start seconds (8 s -> 3 s for `predict` on the demo bundle);
+    # serving needs neither on the ONNX path.
+    probe = ("import sys; from pathlib import Path; from humanorai.scoring.engine import Engine; "
+             "from humanorai.settings import TransformerSettings; "
+             f"Engine.load(Path({str(tiny_bundle)!r}), TransformerSettings(backend='onnx')).close(); "
+             "print(sorted(name for name in ('torch', 'sklearn') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "[]"

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from humanorai.members.h2o.family import BLOCK_DIRS
 from humanorai.members.h2o.style import StyleFeatures
@@ -97,6 +96,10 @@ class TfidfFeatures:
     @classmethod
     def fit(cls, texts: list[str], params: TfidfParams) -> TfidfFeatures:
         """Learn vocabulary and idf from ``texts`` (the training split only)."""
+        # Imported here: scikit-learn (and the scipy.stats it loads) costs every serving start a second and a
+        # half, and serving never fits.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         analyzer = {"analyzer": "word", "tokenizer": tokens} if params.block == "word" else {"analyzer": "char_wb"}
         vectorizer = TfidfVectorizer(
             **analyzer,  # type: ignore[arg-type]

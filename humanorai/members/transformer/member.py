@@ -60,14 +60,16 @@ class WindowSettings:
 class TransformerMember(Member):
     def __init__(self, name: str, folder: Path, normalization: NormalizationSpec, backend: LogitsBackend,
                  windows: WindowSettings, threshold: float = 0.5) -> None:
-        from transformers import AutoTokenizer
+        # The tokenizer the bundle saved (tokenizer.json), read without the model classes that AutoTokenizer
+        # imports and with them PyTorch: seconds of every start on the ONNX and OpenVINO paths.
+        from transformers import PreTrainedTokenizerFast
 
         self.name = name
         self.threshold = threshold
         self.backend = backend
         self._normalization = normalization
         self._windows = windows
-        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        self._tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
         if windows.max_length > self._tokenizer.model_max_length:
             raise SettingsError(f"{name}: max_length {windows.max_length} exceeds the model's "
                                 f"{self._tokenizer.model_max_length} tokens")

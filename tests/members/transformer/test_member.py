@@ -77,6 +77,21 @@ def test_a_short_text_is_one_window_and_scores_as_plain(tiny_bundle: Path, folde
     assert abs(windowed[0] - plain[0]) <= 1e-6
 
 
+def test_the_served_tokenizer_gives_the_ids_of_the_one_training_used(tiny_bundle: Path, folder: str) -> None:
+    # Serving reads the saved tokenizer.json without the model class AutoTokenizer picks (which imports
+    # PyTorch); the ids, the special tokens and the length limit must be those of that class.
+    from transformers import AutoTokenizer
+
+    trained = AutoTokenizer.from_pretrained(tiny_bundle / folder)
+    served = member(tiny_bundle, folder, "onnx", "fp32")._tokenizer
+    assert type(served).__name__ != type(trained).__name__
+    texts = [*TEXTS, "Ünïcödé café — naïve “quotes” 😀 中文 ﬁ\u00a0x", "  spaced  out  ", "\t\n", "A" * 3000]
+    for special in (False, True):
+        assert (served(texts, add_special_tokens=special)["input_ids"]
+                == trained(texts, add_special_tokens=special)["input_ids"])
+    assert (served.model_max_length, served.pad_token_id) == (trained.model_max_length, trained.pad_token_id)
+
+
 @pytest.mark.parametrize("aggregation", ["mean", "median", "min", "max"])
 def test_a_long_text_is_scored_in_overlapping_windows(tiny_bundle: Path, folder: str, aggregation: str) -> None:
     scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16, aggregation=aggregation)
