@@ -30,6 +30,7 @@ from humanorai.progress import note
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import h2o  # noqa: E402  (DO_NOT_TRACK must be set before H2O is imported)
+from h2o.exceptions import H2OConnectionError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g")
         process, local_url = _start(nthreads, max_mem, Path(ice_root))
         try:
             yield local_url
+        except H2OConnectionError as error:
+            raise ClusterError(_lost(process, Path(ice_root) / "h2o.log", error)) from error
         finally:
             _stop(process)
 
@@ -152,6 +155,15 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
             last_error = error
             time.sleep(0.5)
     raise ClusterError(f"H2O did not come up at {url} within {_START_TIMEOUT_S:.0f} s ({last_error})")
+
+
+def _lost(process: subprocess.Popen[bytes], log_path: Path, error: Exception) -> str:
+    """What to tell when our JVM stopped answering mid-work: whether it is gone, and the end of its log (the
+    only trace of why: the log goes with the cluster's temporary folder)."""
+    code = process.poll()
+    state = "stopped answering" if code is None else f"exited with code {code}"
+    tail = log_path.read_text(errors="replace")[-2000:] if log_path.is_file() else "(no log)"
+    return f"the H2O JVM {state} while training ({error}); its log ends:\n{tail}"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
