@@ -52,6 +52,9 @@ from humanorai.training.pipeline import family_sessions, fit_ensemble, train_and
 
 #: Every member votes with threshold 0.5 in a bundle (the H2O trio's and the transformers' entries).
 VOTE_THRESHOLD = 0.5
+#: Per group, an operating point's row keeps only the measures its threshold moves (the ranking measures
+#: are those of its method's row); whether the point keeps its promise on a group is the first.
+OPERATING_POINT_MEASURES = ("human_flagged_ai", "accuracy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -221,8 +224,9 @@ def compared(recipes: dict[str, dict[str, np.ndarray]], h2o_scores: dict[str, np
                 continue  # an ensemble without one of the transformers does not depend on its recipe
             p_human = {name: available[name] for name in names}
             report = cross_report(by_group(cross_fitted(p_human, corpus, fold_of)))
-            for unit in report["units"].values():  # operating points per group: in the pooled rows only
-                unit["models"] = {name: entry for name, entry in unit["models"].items() if "@" not in name}
+            for unit in report["units"].values():  # at an operating point only what it changes: the verdicts
+                unit["models"] = {name: {measure: entry[measure] for measure in OPERATING_POINT_MEASURES}
+                                  if "@" in name else entry for name, entry in unit["models"].items()}
             reports[key] = report
             print(f"{key}: pooled ROC AUC " + ", ".join(f"{model} {entry['roc_auc']:.4f}" for model, entry
                                                           in report["pooled"].items() if "@" not in model),

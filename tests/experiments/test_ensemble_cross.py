@@ -82,6 +82,12 @@ def test_h2o_members_score_the_transformer_runs_held_out_texts_and_every_ensembl
         inside = groups == group
         assert unit["models"]["BERT"]["roc_auc"] == pytest.approx(roc_auc_score(labels[inside], raw[inside]),
                                                                   abs=1e-6)
+        # per group, an operating point reports the verdicts it changes: the share of that group's humans
+        assert set(unit["models"]["ensemble: stacked @ fpr5"]) == {"human_flagged_ai", "accuracy"}
+    flagged = sum(unit["models"]["ensemble: stacked @ fpr1"]["human_flagged_ai"] * unit["HUMAN"]
+                  for unit in every["units"].values())
+    assert flagged / sum(unit["HUMAN"] for unit in every["units"].values()) == pytest.approx(
+        every["pooled"]["ensemble: stacked @ fpr1"]["human_flagged_ai"], abs=1e-6)
     # a second run with the same setup goes on from the stored folds and trains nothing (in-process: no JVM)
     assert main(arguments) == 0
     printed = capsys.readouterr().err
