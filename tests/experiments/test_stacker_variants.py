@@ -1,0 +1,61 @@
+"""Stacker variants over stored cross-validation runs: every variant is cross-fitted (nothing fitted for a fold
+sees that fold's labels) and measured pooled and per group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.stacker_variants import VARIANTS, cross_fitted, main
+from humanorai.labels import HUMAN
+from tests.experiments.test_ensemble_cross import transformer_run
+from tests.synthetic import make_rows, write_csv
+
+
+def test_every_variant_is_reported_from_the_stored_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv(tmp_path / "corpus.csv", make_rows(240))
+    bert = transformer_run(data, folds=2)
+    roberta = transformer_run(data, folds=2, member="RoBERTa", noise_seed=2)
+    labels = np.array(bert["evaluated"]["labels"])
+    noise = np.random.default_rng(3).normal(0, 1.0, len(labels))
+    h2o = {"setup": {"folds": bert["folds"]},
+           "scores": {"GLM": (1 / (1 + np.exp(-(2.0 * (labels == HUMAN) - 1 + noise)))).round(6).tolist()}}
+    paths = {}
+    for name, content in {"bert": bert, "roberta": roberta, "h2o": h2o}.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(content))
+    out = tmp_path / "variants.json"
+    assert main([str(data), "--transformer", f"{paths['bert']}=texts400", "--transformer",
+                 f"{paths['roberta']}=texts400", "--h2o", str(paths["h2o"]), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["members"] == ["BERT", "RoBERTa", "GLM"] and report["texts"] == len(labels)
+    assert set(report["variants"]) == set(VARIANTS)
+    for entry in report["variants"].values():
+        assert 0.6 < entry["roc_auc"] <= 1 and entry["group_roc_auc_lowest"] <= entry["group_roc_auc_mean"]
+    assert "logistic (served): pooled ROC AUC" in capsys.readouterr().err
+    # a run on other folds, or a transformer without its one recipe, is refused
+    h2o["setup"]["folds"] = [bert["folds"][1], bert["folds"][0]]
+    paths["h2o"].write_text(json.dumps(h2o))
+    assert main([str(data), "--transformer", f"{paths['bert']}=texts400", "--h2o", str(paths["h2o"]),
+                 "--out", str(out)]) == 2
+    assert "cross-validated on different folds" in capsys.readouterr().err
+    assert main([str(data), "--transformer", str(paths["bert"]), "--h2o", str(paths["h2o"]), "--out", str(out)]) == 2
+    assert "exactly one recipe each" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_folds_answers_do_not_depend_on_its_own_labels(variant: str) -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    inputs = np.column_stack([labels + rng.normal(0, 1, 300), rng.normal(0, 1, 300)])
+    fold_of = np.repeat([0, 1, 2], 100)
+    model = VARIANTS[variant][1]
+    answers = cross_fitted(inputs, labels, fold_of, model)
+    flipped = labels.copy()
+    flipped[:100] = 1 - flipped[:100]  # fold 0's labels planted wrong: fold 0's answers must not move
+    again = cross_fitted(inputs, flipped, fold_of, model)
+    assert np.array_equal(answers[:100], again[:100])
+    assert not np.array_equal(answers[100:], again[100:])  # the other folds fitted on them, and moved
