@@ -41,6 +41,8 @@ START_ATTEMPTS = 3
 #: What H2O's log says when a port it was given is taken.
 PORT_TAKEN = "are not available"
 _STOP_TIMEOUT_S = 15.0
+#: How long a JVM whose connection was lost may take to be seen gone before it is reported as unresponsive.
+_EXIT_WAIT_S = 5.0
 
 
 def h2o_jar() -> Path:
@@ -160,7 +162,10 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
 def _lost(process: subprocess.Popen[bytes], log_path: Path, error: Exception) -> str:
     """What to tell when our JVM stopped answering mid-work: whether it is gone, and the end of its log (the
     only trace of why: the log goes with the cluster's temporary folder)."""
-    code = process.poll()
+    try:  # a JVM killed a moment ago may not have exited yet: the lost connection is often the first sign
+        code: int | None = process.wait(timeout=_EXIT_WAIT_S)
+    except subprocess.TimeoutExpired:
+        code = None
     state = "stopped answering" if code is None else f"exited with code {code}"
     tail = log_path.read_text(errors="replace")[-2000:] if log_path.is_file() else "(no log)"
     return f"the H2O JVM {state} while training ({error}); its log ends:\n{tail}"
