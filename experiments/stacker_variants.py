@@ -47,15 +47,24 @@ class Classifier(Protocol):
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
 
 
+def logistic() -> Classifier:
+    """The served stacker's model: a logistic regression with the library's regularisation."""
+    return LogisticRegression(C=STACKER_C, max_iter=2000)
+
+
+def boosted_trees() -> Classifier:
+    """Shallow, slowly learning, regularised trees: room for interactions without memorising the folds."""
+    return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
+                                          random_state=0)
+
+
 #: name: (what the stacker sees besides the members' logits, the model). ``length`` is log(1 + words).
 VARIANTS: dict[str, tuple[str, Callable[[], Classifier]]] = {
-    "logistic (served)": ("", lambda: LogisticRegression(C=STACKER_C, max_iter=2000)),
-    "logistic + length": ("length", lambda: LogisticRegression(C=STACKER_C, max_iter=2000)),
-    "logistic + length + length x logits": ("interactions", lambda: LogisticRegression(C=STACKER_C, max_iter=2000)),
-    "gradient-boosted trees": ("", lambda: HistGradientBoostingClassifier(
-        max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0, random_state=0)),
-    "gradient-boosted trees + length": ("length", lambda: HistGradientBoostingClassifier(
-        max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0, random_state=0)),
+    "logistic (served)": ("", logistic),
+    "logistic + length": ("length", logistic),
+    "logistic + length + length x logits": ("interactions", logistic),
+    "gradient-boosted trees": ("", boosted_trees),
+    "gradient-boosted trees + length": ("length", boosted_trees),
 }
 
 
@@ -115,7 +124,7 @@ def compare(p_human: dict[str, np.ndarray], words: np.ndarray, labels: np.ndarra
               "interactions": np.hstack([logits, length, logits * length])}
     report = {}
     for name, (extra, model) in VARIANTS.items():
-        answers = cross_fitted(extras[extra], labels, fold_of, model)
+        answers = cross_fitted_answers(extras[extra], labels, fold_of, model)
         per_group = [roc_auc_score(labels[groups == group], answers[groups == group])
                      for group in sorted(set(groups.tolist()))]
         report[name] = {"roc_auc": round(float(roc_auc_score(labels, answers)), 6),
@@ -125,7 +134,7 @@ def compare(p_human: dict[str, np.ndarray], words: np.ndarray, labels: np.ndarra
     return report
 
 
-def cross_fitted(inputs: np.ndarray, labels: np.ndarray, fold_of: np.ndarray,
+def cross_fitted_answers(inputs: np.ndarray, labels: np.ndarray, fold_of: np.ndarray,
                  model: Callable[[], Classifier]) -> np.ndarray:
     """P(HUMAN) of each text from a model fitted on the other folds' texts alone."""
     answers = np.empty(len(labels))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.stacker_variants import VARIANTS, cross_fitted, main
+from experiments.stacker_variants import VARIANTS, cross_fitted_answers, main
 from humanorai.labels import HUMAN
 from tests.experiments.test_ensemble_cross import transformer_run
 from tests.synthetic import make_rows, write_csv
@@ -53,9 +53,9 @@ def test_a_folds_answers_do_not_depend_on_its_own_labels(variant: str) -> None:
     inputs = np.column_stack([labels + rng.normal(0, 1, 300), rng.normal(0, 1, 300)])
     fold_of = np.repeat([0, 1, 2], 100)
     model = VARIANTS[variant][1]
-    answers = cross_fitted(inputs, labels, fold_of, model)
+    answers = cross_fitted_answers(inputs, labels, fold_of, model)
     flipped = labels.copy()
     flipped[:100] = 1 - flipped[:100]  # fold 0's labels planted wrong: fold 0's answers must not move
-    again = cross_fitted(inputs, flipped, fold_of, model)
+    again = cross_fitted_answers(inputs, flipped, fold_of, model)
     assert np.array_equal(answers[:100], again[:100])
     assert not np.array_equal(answers[100:], again[100:])  # the other folds fitted on them, and moved
