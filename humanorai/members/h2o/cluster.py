@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,8 @@ PORT_TAKEN = "are not available"
 _STOP_TIMEOUT_S = 15.0
 #: How long a JVM whose connection was lost may take to be seen gone before it is reported as unresponsive.
 _EXIT_WAIT_S = 5.0
+#: How long a probe of a starting JVM waits for any HTTP answer.
+_PROBE_TIMEOUT_S = 1.0
 
 
 def h2o_jar() -> Path:
@@ -150,10 +154,13 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise ClusterError(f"the H2O JVM exited with code {process.returncode} while starting:\n{tail}")
+        if not _answers(url):
+            time.sleep(0.5)
+            continue
         try:
             _connect(url)
             return
-        except Exception as error:  # not listening yet
+        except Exception as error:  # answering, not ready yet
             last_error = error
             time.sleep(0.5)
     raise ClusterError(f"H2O did not come up at {url} within {_START_TIMEOUT_S:.0f} s ({last_error})")
@@ -169,6 +176,19 @@ def _lost(process: subprocess.Popen[bytes], log_path: Path, error: Exception) ->
     state = "stopped answering" if code is None else f"exited with code {code}"
     tail = log_path.read_text(errors="replace")[-2000:] if log_path.is_file() else "(no log)"
     return f"the H2O JVM {state} while training ({error}); its log ends:\n{tail}"
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` within a second. ``h2o.connect`` waits 15 s (five tries of
+    3 s) on a port that accepts connections and never answers: another program's, taken before our JVM
+    could bind it, while our JVM gives up on it in 3."""
+    try:
+        with urllib.request.urlopen(f"{url}/3/Cloud", timeout=_PROBE_TIMEOUT_S):
+            return True
+    except urllib.error.HTTPError:  # an answer, if not a welcome one
+        return True
+    except OSError:  # refused, reset or silent
+        return False
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
