@@ -234,6 +234,13 @@ def train(
              "every text of those groups.")] = None,
     roberta_sample_per_group: Annotated[int | None, typer.Option(
         help="Likewise for RoBERTa.")] = None,
+    valid_fraction: Annotated[float, typer.Option(
+        help="Share of the texts (of the groups, with --group-by) held out as the validation split, which "
+             "early stopping watches and, without out-of-fold scores, calibration, the stacker and the "
+             "operating points are fitted on; with 5 or more groups there the operating points keep a margin "
+             "for unseen sources.")] = TrainSettings.valid_fraction,
+    test_fraction: Annotated[float, typer.Option(
+        help="Share held out as the test split, which the bundle's report measures.")] = TrainSettings.test_fraction,
 ) -> None:
     """Train the ensemble members on DATA and write a verified bundle to --out (or, with --cross, a
     leave-one-out report)."""
@@ -243,6 +250,7 @@ def train(
         settings = TrainSettings(
             data=_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)), out=out,
             members=parse_members(members), seed=seed, sample_per_group=sample_per_group, overwrite=overwrite,
+            valid_fraction=valid_fraction, test_fraction=test_fraction,
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed, sample_per_group=h2o_sample_per_group), h2o_url=h2o_url,

@@ -470,6 +470,9 @@ class TrainSettings:
         choice(self.calibration, CalibrationSource, "--calibration")
         if self.calibration_folds < 2:
             raise ValueError(f"--calibration-folds must be at least 2, not {self.calibration_folds}")
+        for option, fraction in (("--valid-fraction", self.valid_fraction), ("--test-fraction", self.test_fraction)):
+            if not 0 < fraction < 0.5:
+                raise ValueError(f"{option} must be above 0 and below 0.5, not {fraction}")
         if self.sample_per_group is not None and self.sample_per_group < 2:
             raise ValueError(f"--sample-per-group must be at least 2, not {self.sample_per_group}")
         samples = (self.sample_per_group, self.h2o.sample_per_group, *self.transformers.sample_per_group.values())

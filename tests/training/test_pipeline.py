@@ -145,6 +145,13 @@ def test_the_calibration_options_are_checked_before_training(corpus_csv: Path, t
     assert result.returncode == 2 and "--calibration-folds must be at least 2" in result.stderr
 
 
+@pytest.mark.parametrize(("option", "value"), [("--valid-fraction", "0"), ("--test-fraction", "0.5")])
+def test_a_split_fraction_outside_0_to_half_is_refused_before_training(corpus_csv: Path, tmp_path: Path,
+                                                                       option: str, value: str) -> None:
+    result = run_cli("train", str(corpus_csv), "--out", str(tmp_path / "b"), option, value)
+    assert result.returncode == 2 and f"{option} must be above 0 and below 0.5, not {float(value)}" in result.stderr
+
+
 @pytest.mark.slow
 def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(corpus_csv: Path,
                                                                              tmp_path: Path) -> None:
@@ -200,11 +207,13 @@ def test_group_kfold_without_a_member_to_retrain_fits_on_the_validation_split(co
                                                                               tmp_path: Path) -> None:
     out = tmp_path / "glm"
     result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "glm", *TINY_TRAIN_ARGS,
-                     "--calibrate", "--calibration", "group-kfold", "--refit-members", "drf")
+                     "--calibrate", "--calibration", "group-kfold", "--refit-members", "drf",
+                     "--valid-fraction", "0.34")
     assert result.returncode == 0, result.stderr
     assert "out-of-fold scores would change nothing here (no member among DRF" in result.stderr
     manifest = load_bundle(out)
     valid = manifest.training["split"]["valid"]
+    assert len(valid["groups"]) >= 2  # --valid-fraction 0.34 of the 6 groups (the default 0.15 holds out 1)
     assert manifest.training["calibration"] == {"fitted_on": "validation", "texts": valid["rows"],
                                                 "groups": valid["groups"]}
     assert manifest.members[0].calibration is not None
