@@ -45,6 +45,8 @@ PORT_TAKEN = "are not available"
 _STOP_TIMEOUT_S = 15.0
 #: How long a JVM whose connection was lost may take to be seen gone before it is reported as unresponsive.
 _EXIT_WAIT_S = 5.0
+#: How much of the JVM's log an error quotes.
+_LOG_TAIL_CHARS = 2000
 #: How long a probe of a starting JVM waits for any HTTP answer.
 _PROBE_TIMEOUT_S = 1.0
 
@@ -152,8 +154,8 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise ClusterError(f"the H2O JVM exited with code {process.returncode} while starting:\n{tail}")
+            raise ClusterError(f"the H2O JVM exited with code {process.returncode} while starting:\n"
+                               f"{_log_tail(log_path)}")
         if not _answers(url):
             time.sleep(0.5)
             continue
@@ -174,8 +176,12 @@ def _lost(process: subprocess.Popen[bytes], log_path: Path, error: Exception) ->
     except subprocess.TimeoutExpired:
         code = None
     state = "stopped answering" if code is None else f"exited with code {code}"
-    tail = log_path.read_text(errors="replace")[-2000:] if log_path.is_file() else "(no log)"
-    return f"the H2O JVM {state} while training ({error}); its log ends:\n{tail}"
+    return f"the H2O JVM {state} while training ({error}); its log ends:\n{_log_tail(log_path)}"
+
+
+def _log_tail(log_path: Path) -> str:
+    """The end of the JVM's log: what an error about it quotes."""
+    return log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:] if log_path.is_file() else "(no log)"
 
 
 def _answers(url: str) -> bool:
