@@ -42,6 +42,11 @@ PORT_RANGE = (20000, 32766)
 START_ATTEMPTS = 3
 #: What H2O's log says when a port it was given is taken.
 PORT_TAKEN = "are not available"
+#: What H2O's log says when a request's schema class was resolved wrongly and the JVM exits (code 255): on
+#: Java 25, H2O 3.46 (certified for 8-17) dies so at its first session in about 3 starts of 10.
+SCHEMA_RACE = "Failed to instantiate schema"
+#: Start failures that another JVM, on other ports, need not meet.
+RETRYABLE_STARTS = (PORT_TAKEN, SCHEMA_RACE)
 _STOP_TIMEOUT_S = 15.0
 #: How long a JVM whose connection was lost may take to be seen gone before it is reported as unresponsive.
 _EXIT_WAIT_S = 5.0
@@ -80,22 +85,31 @@ def h2o_cluster(url: str | None = None, nthreads: int = -1, max_mem: str = "4g")
 
 
 def _start(nthreads: int, max_mem: str, ice_root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Launch the JVM on a free port pair and wait until it answers; a port taken between the probe and
-    the JVM's bind (another program's outgoing connection, say) is retried on other ports."""
+    """Launch the JVM on a free port pair and wait until it has opened a session; a start that failed for
+    a reason another JVM need not meet (a port taken between the probe and the JVM's bind, H2O's schema race
+    at its first session) is retried with a new JVM on other ports."""
+    log_path = ice_root / "h2o.log"
     for attempt in range(1, START_ATTEMPTS + 1):
         port = _free_port_pair()
         process = _launch(port, nthreads, max_mem, ice_root)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(process, url, ice_root / "h2o.log")
+            _wait_until_up(process, url, log_path)
             note(f"H2O runs on {java_runtime().describe()}")
             return process, url
-        except ClusterError as error:
+        except ClusterError:
             _stop(process)
-            if attempt == START_ATTEMPTS or PORT_TAKEN not in str(error):
+            reason = _retryable_reason(log_path)
+            if attempt == START_ATTEMPTS or reason is None:
                 raise
-            logger.info("H2O could not bind ports %d-%d; trying others", port, port + 1)
+            logger.info("H2O on ports %d-%d failed to start (%s); starting another", port, port + 1, reason)
     raise AssertionError("unreachable")
+
+
+def _retryable_reason(log_path: Path) -> str | None:
+    """Which of the retryable start failures the whole log shows (the error quotes only its end), if any."""
+    log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    return next((reason for reason in RETRYABLE_STARTS if reason in log), None)
 
 
 def _connect(url: str) -> None:
@@ -161,8 +175,9 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
             continue
         try:
             _connect(url)
+            _ = h2o.connection().session_id  # the first POST /4/sessions: where the schema race kills a JVM
             return
-        except Exception as error:  # answering, not ready yet
+        except Exception as error:  # answering, not ready yet (or dying: the next poll sees it)
             last_error = error
             time.sleep(0.5)
     raise ClusterError(f"H2O did not come up at {url} within {_START_TIMEOUT_S:.0f} s ({last_error})")

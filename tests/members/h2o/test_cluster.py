@@ -1,5 +1,5 @@
-"""The local H2O cluster for training: ports below the ephemeral range, a retry when a port is taken, a clear
-error when the JVM dies."""
+"""The local H2O cluster for training: ports below the ephemeral range, a retry when a port is taken or the
+JVM dies of H2O's schema race, a clear error when the JVM dies."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from humanorai.errors import ClusterError
+from humanorai.java_runtime import java_runtime
 from humanorai.members.h2o import cluster
 from humanorai.members.h2o.cluster import PORT_RANGE, h2o, h2o_cluster
 from tests.conftest import h2o_jvm_pids
@@ -39,6 +42,40 @@ def test_a_port_taken_before_the_jvm_binds_it_is_retried_on_others(monkeypatch: 
         squatter.listen()
         with h2o_cluster() as url:
             assert not url.endswith(f":{taken_port}") and h2o.cluster().is_running()
+
+
+@pytest.mark.slow
+def test_a_jvm_that_dies_of_the_schema_race_is_replaced_and_the_session_opens_while_starting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = java_runtime()
+    starts = tmp_path / "starts"
+    java = tmp_path / "java"  # its first start dies as H2O on Java 25 does at its first session; then the real one
+    java.write_text(f"""#!/bin/sh
+echo start >> {starts}
+if [ "$(wc -l < {starts})" -eq 1 ]; then
+  echo "FATAL water.default: {cluster.SCHEMA_RACE} of class: water.api.Schema"; exit 255
+fi
+exec {real.java} "$@"
+""")
+    java.chmod(0o755)
+    monkeypatch.setattr(cluster, "java_runtime", lambda: replace(real, java=java))
+    with h2o_cluster():
+        assert h2o.connection()._session_id is not None  # opened before any work, where a retry is still free
+        assert h2o.H2OFrame([[1.0, 2.0]]).shape == (1, 2)
+    assert starts.read_text().count("start") == 2
+
+
+def test_a_jvm_that_dies_of_another_cause_while_starting_is_not_retried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    starts = tmp_path / "starts"
+    java = tmp_path / "java"
+    java.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'Error: Invalid maximum heap size'; exit 1\n")
+    java.chmod(0o755)
+    monkeypatch.setattr(cluster, "java_runtime", lambda: replace(java_runtime(), java=java))
+    refused = r"(?s)exited with code 1 while starting.*Invalid maximum heap size"
+    with pytest.raises(ClusterError, match=refused), h2o_cluster():
+        pass
+    assert starts.read_text().count("start") == 1
 
 
 @pytest.mark.slow
