@@ -70,6 +70,7 @@ class TransformerMember(Member):
         self._normalization = normalization
         self._windows = windows
         self._tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+        self._encoder = plain_encoder(self._tokenizer)
         if windows.max_length > self._tokenizer.model_max_length:
             raise SettingsError(f"{name}: max_length {windows.max_length} exceeds the model's "
                                 f"{self._tokenizer.model_max_length} tokens")
@@ -132,9 +133,8 @@ class TransformerMember(Member):
 
     def _token_ids(self, batch: TextBatch) -> list[list[int]]:
         """Each text's token ids, without special tokens and uncut (windows are cut by :func:`window_spans`)."""
-        encoded = self._tokenizer(batch.normalized(self._normalization), add_special_tokens=False,
-                                  return_attention_mask=False, return_token_type_ids=False, verbose=False)
-        return encoded["input_ids"]  # type: ignore[no-any-return]
+        return [encoding.ids for encoding in self._encoder.encode_batch(batch.normalized(self._normalization),
+                                                                         add_special_tokens=False)]
 
     def _run(self, windows: list[list[int]], chosen: list[int]) -> np.ndarray:
         """Logits of the ``chosen`` windows, padded to the longest of them."""
@@ -162,6 +162,20 @@ class TransformerMember(Member):
         if current:
             runs.append(current)
         return runs
+
+
+def plain_encoder(tokenizer: Any) -> Any:
+    """A private copy of ``tokenizer``'s backend, set once to neither cut nor pad. transformers' wrapper re-sets
+    truncation and padding on its shared backend in calls (the saved tokenizer.json has both on, so the first
+    call does): while another thread encodes with it, that fails with "Already borrowed" (transformers
+    #47085). This copy is never changed after it is made, so any number of threads may encode with it."""
+    from tokenizers import Tokenizer
+
+    encoder = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    encoder.no_truncation()
+    encoder.no_padding()
+    encoder.encode_special_tokens = tokenizer.split_special_tokens
+    return encoder
 
 
 def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:

@@ -7,6 +7,8 @@ about 1e-6; ORT INT8 to about 1e-2 with the same label on every text; OpenVINO's
 from __future__ import annotations
 
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +85,41 @@ def test_the_served_tokenizer_gives_the_ids_of_the_one_training_used(tiny_bundle
     from transformers import AutoTokenizer
 
     trained = AutoTokenizer.from_pretrained(tiny_bundle / folder)
-    served = member(tiny_bundle, folder, "onnx", "fp32")._tokenizer
+    scorer = member(tiny_bundle, folder, "onnx", "fp32")
+    served = scorer._tokenizer
     assert type(served).__name__ != type(trained).__name__
-    texts = [*TEXTS, "Ünïcödé café — naïve “quotes” 😀 中文 ﬁ\u00a0x", "  spaced  out  ", "\t\n", "A" * 3000]
-    for special in (False, True):
-        assert (served(texts, add_special_tokens=special)["input_ids"]
-                == trained(texts, add_special_tokens=special)["input_ids"])
+    texts = [*TEXTS, "Ünïcödé café — naïve “quotes” 😀 中文 ﬁ\u00a0x", "  spaced  out  ", "\t\n", "A" * 3000,
+             "<s> [CLS] </s> [SEP] <pad> [MASK]"]
+    batch = TextBatch(texts)
+    normalized = batch.normalized(RAW)  # the bundle's light cleaning (Unicode, whitespace), which training saw too
+    plain = scorer._token_ids(batch)
+    assert plain == trained(normalized, add_special_tokens=False)["input_ids"]
+    assert ([[*scorer._prefix, *ids, *scorer._suffix] for ids in plain]
+            == trained(normalized, add_special_tokens=True)["input_ids"])
     assert (served.model_max_length, served.pad_token_id) == (trained.model_max_length, trained.pad_token_id)
+
+
+def test_threads_that_share_a_member_get_every_token_while_its_tokenizer_is_reconfigured(tiny_bundle: Path,
+                                                                                      folder: str) -> None:
+    # transformers' wrapper re-sets truncation and padding on its backend in calls like the one below; the
+    # member's own encoder must neither fail ("Already borrowed") nor cut texts while that happens.
+    scorer = member(tiny_bundle, folder, "onnx", "fp32", max_length=64, stride=16)
+    batch = TextBatch([" ".join(TEXTS[:8]), *TEXTS[:30]])
+    expected = scorer.cost(batch).tolist()
+    stop = threading.Event()
+
+    def reconfigure() -> None:
+        while not stop.is_set():
+            scorer._tokenizer(batch.texts[:4], truncation=True, max_length=16, padding="max_length")
+            scorer._tokenizer(batch.texts[:4])
+
+    with ThreadPoolExecutor(5) as pool:
+        busy = [pool.submit(reconfigure) for _ in range(2)]
+        costs = list(pool.map(lambda _: scorer.cost(batch).tolist(), range(60)))
+        stop.set()
+        for future in busy:
+            future.result()
+    assert costs == [expected] * 60
 
 
 @pytest.mark.parametrize("aggregation", ["mean", "median", "min", "max"])
