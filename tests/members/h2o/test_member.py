@@ -8,6 +8,7 @@ must still line every column up.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,25 @@ def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> Non
     together = member.predict_proba(TextBatch(texts))
     alone = np.concatenate([member.predict_proba(TextBatch([text])) for text in texts])
     assert np.array_equal(together, alone)
+
+
+def test_python_garbage_collections_do_not_call_into_java_and_scores_outlive_them(
+        parity_setup: dict[str, object]) -> None:
+    import _jpype
+
+    folder: Path = parity_setup["folder"]  # type: ignore[assignment]
+    member = MojoMember("DRF", folder / "DRF.zip", folder / GENMODEL_JAR, parity_setup["tfidf"])  # type: ignore[arg-type]
+    assert _jpype._collect not in gc.callbacks
+    batch = TextBatch([row["text"] for row in HELD_OUT[:40]])
+    before = member.predict_proba(batch)
+    for _ in range(100):  # Java arrays made and dropped from Python, and cyclic Python garbage, many times
+        member.predict_proba(batch)
+        cycles = [[] for _ in range(2000)]
+        for cycle in cycles:
+            cycle.append(cycle)
+        del cycles
+    gc.collect()
+    assert np.array_equal(member.predict_proba(batch), before)
 
 
 def test_tfidf_is_computed_once_per_batch_and_shared(parity_setup: dict[str, object]) -> None:
