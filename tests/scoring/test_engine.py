@@ -73,13 +73,20 @@ class CtrlCDuringAStep(EngineObserver):
             time.sleep(0.3)
 
 
-def test_ctrl_c_while_members_score_side_by_side_is_a_keyboard_interrupt(engine: Engine,
+def test_ctrl_c_while_members_score_side_by_side_is_a_keyboard_interrupt(engine: Engine, tiny_engine: Engine,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # The first member to finish does so while the other groups still score (each group has steps left), so
     # its step runs in a pool thread; closing that running step used to turn Ctrl-C into a ValueError.
+    texts = [row["text"] for row in make_rows(8, seed=88)]
     monkeypatch.setattr(engine, "observer", CtrlCDuringAStep())
     with pytest.raises(KeyboardInterrupt):
-        engine.predict([row["text"] for row in make_rows(8, seed=88)])
+        engine.predict(texts)
+    monkeypatch.undo()
+    # The engine outlives the interruption (a notebook user goes on) while the interrupted step may still run:
+    # it computes the same answers as another engine on the bundle.
+    again = engine.predict(texts[:2])
+    assert not any(prediction.cached for prediction in again)
+    assert np.allclose(p_humans(again), p_humans(tiny_engine.predict(texts[:2])), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(("texts", "message"), [

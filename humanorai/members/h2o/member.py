@@ -65,11 +65,10 @@ def _start_jvm(genmodel_jar: Path) -> None:
 
 def _unhook_python_gc() -> None:
     """Remove the callback JPype adds to every Python garbage collection (it weighs memory and may start a
-    Java GC). Our Java objects are freed with their Python references and the JVM collects its own heap;
-    with it, scoring 2,000 texts on the tiny test bundle took 3.25 s instead of 2.7 s (2-core EPYC) and
-    Python's collections about twice as long; and on JPype 1.7 a collection in one thread while another has
-    an exception in flight can corrupt memory (JPype #1447, fixed in 1.8, which the package index here does
-    not carry yet)."""
+    Java GC). Our Java objects are freed with their Python references and the JVM collects its own heap.
+    The callback cost 20 % of the scoring time on the tiny test bundle (docs/benchmarks.md), and on JPype
+    1.7 a collection in one thread can corrupt an exception in flight in another (JPype #1447, fixed in
+    1.8, which the package index here does not carry yet)."""
     import _jpype
 
     gc.callbacks[:] = [callback for callback in gc.callbacks if callback is not _jpype._collect]
