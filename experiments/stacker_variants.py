@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -40,9 +40,11 @@ from humanorai.scoring.ensemble import logit
 from humanorai.settings import DataSettings, DataSource
 from humanorai.training.stacking import STACKER_C
 
+Weighting = Literal["texts", "groups"]
+
 
 class Classifier(Protocol):
-    def fit(self, inputs: np.ndarray, labels: np.ndarray) -> Classifier: ...
+    def fit(self, inputs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> Classifier: ...
 
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
 
@@ -52,19 +54,29 @@ def logistic() -> Classifier:
     return LogisticRegression(C=STACKER_C, max_iter=2000)
 
 
+def logistic_held_closer() -> Classifier:
+    """The served model with ten times the regularisation: weights nearer zero, less room for the fitting
+    groups' quirks."""
+    return LogisticRegression(C=STACKER_C / 10, max_iter=2000)
+
+
 def boosted_trees() -> Classifier:
     """Shallow, slowly learning, regularised trees: room for interactions without memorising the folds."""
     return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
                                           random_state=0)
 
 
-#: name: (what the stacker sees besides the members' logits, the model). ``length`` is log(1 + words).
-VARIANTS: dict[str, tuple[str, Callable[[], Classifier]]] = {
-    "logistic (served)": ("", logistic),
-    "logistic + length": ("length", logistic),
-    "logistic + length + length x logits": ("interactions", logistic),
-    "gradient-boosted trees": ("", boosted_trees),
-    "gradient-boosted trees + length": ("length", boosted_trees),
+#: name: (what the stacker sees besides the members' logits, the model, what weighs alike in its fit).
+#: ``length`` is log(1 + words); ``groups`` weighs each group's texts together as much as any other group's,
+#: so that the large groups do not set the weights alone.
+VARIANTS: dict[str, tuple[str, Callable[[], Classifier], Weighting]] = {
+    "logistic (served)": ("", logistic, "texts"),
+    "logistic, each group weighing alike": ("", logistic, "groups"),
+    "logistic, 10x the regularisation": ("", logistic_held_closer, "texts"),
+    "logistic + length": ("length", logistic, "texts"),
+    "logistic + length + length x logits": ("interactions", logistic, "texts"),
+    "gradient-boosted trees": ("", boosted_trees, "texts"),
+    "gradient-boosted trees + length": ("length", boosted_trees, "texts"),
 }
 
 
@@ -123,8 +135,9 @@ def compare(p_human: dict[str, np.ndarray], words: np.ndarray, labels: np.ndarra
     extras = {"": logits, "length": np.hstack([logits, length]),
               "interactions": np.hstack([logits, length, logits * length])}
     report = {}
-    for name, (extra, model) in VARIANTS.items():
-        answers = cross_fitted_answers(extras[extra], labels, fold_of, model)
+    for name, (extra, model, weighting) in VARIANTS.items():
+        answers = cross_fitted_answers(extras[extra], labels, fold_of, model,
+                                       groups if weighting == "groups" else None)
         per_group = [roc_auc_score(labels[groups == group], answers[groups == group])
                      for group in sorted(set(groups.tolist()))]
         report[name] = {"roc_auc": round(float(roc_auc_score(labels, answers)), 6),
@@ -135,12 +148,18 @@ def compare(p_human: dict[str, np.ndarray], words: np.ndarray, labels: np.ndarra
 
 
 def cross_fitted_answers(inputs: np.ndarray, labels: np.ndarray, fold_of: np.ndarray,
-                 model: Callable[[], Classifier]) -> np.ndarray:
-    """P(HUMAN) of each text from a model fitted on the other folds' texts alone."""
+                         model: Callable[[], Classifier], groups: np.ndarray | None = None) -> np.ndarray:
+    """P(HUMAN) of each text from a model fitted on the other folds' texts alone; given ``groups``, each
+    group's texts weigh 1 / its size in the fit."""
     answers = np.empty(len(labels))
     for number in sorted(set(fold_of.tolist())):
         inside = fold_of == number
-        answers[inside] = model().fit(inputs[~inside], labels[~inside]).predict_proba(inputs[inside])[:, 1]
+        weights = None
+        if groups is not None:
+            _, index, sizes = np.unique(groups[~inside], return_inverse=True, return_counts=True)
+            weights = (1.0 / sizes)[index] * (~inside).sum() / len(sizes)
+        fitted = model().fit(inputs[~inside], labels[~inside], sample_weight=weights)
+        answers[inside] = fitted.predict_proba(inputs[inside])[:, 1]
     return answers
 
 

@@ -52,10 +52,38 @@ def test_a_folds_answers_do_not_depend_on_its_own_labels(variant: str) -> None:
     labels = rng.integers(0, 2, 300)
     inputs = np.column_stack([labels + rng.normal(0, 1, 300), rng.normal(0, 1, 300)])
     fold_of = np.repeat([0, 1, 2], 100)
-    model = VARIANTS[variant][1]
-    answers = cross_fitted_answers(inputs, labels, fold_of, model)
+    _, model, weighting = VARIANTS[variant]
+    groups = np.repeat(np.arange(6), 50) if weighting == "groups" else None  # two groups a fold
+    answers = cross_fitted_answers(inputs, labels, fold_of, model, groups)
     flipped = labels.copy()
     flipped[:100] = 1 - flipped[:100]  # fold 0's labels planted wrong: fold 0's answers must not move
-    again = cross_fitted_answers(inputs, flipped, fold_of, model)
+    again = cross_fitted_answers(inputs, flipped, fold_of, model, groups)
     assert np.array_equal(answers[:100], again[:100])
     assert not np.array_equal(answers[100:], again[100:])  # the other folds fitted on them, and moved
+
+
+class RecordingModel:
+    """Keeps the weights it was fitted with and answers 0.5."""
+
+    seen: list[np.ndarray | None] = []
+
+    def fit(self, inputs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> RecordingModel:
+        RecordingModel.seen.append(sample_weight)
+        return self
+
+    def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
+        return np.full((len(inputs), 2), 0.5)
+
+
+def test_weighing_groups_alike_gives_each_fitting_group_the_same_total_weight() -> None:
+    groups = np.array(["a"] * 60 + ["b"] * 10 + ["c"] * 30 + ["d"] * 20)
+    fold_of = np.array([0] * 70 + [1] * 50)
+    labels = np.tile([0, 1], 60)
+    RecordingModel.seen = []
+    cross_fitted_answers(np.zeros((120, 1)), labels, fold_of, RecordingModel, groups)
+    fold_0_fit, fold_1_fit = RecordingModel.seen  # fold 0's model is fitted on c and d, fold 1's on a and b
+    assert fold_0_fit is not None and fold_1_fit is not None
+    assert np.allclose([fold_0_fit[:30].sum(), fold_0_fit[30:].sum()], 25.0)  # 50 texts, 2 groups
+    assert np.allclose([fold_1_fit[:60].sum(), fold_1_fit[60:].sum()], 35.0)
+    cross_fitted_answers(np.zeros((120, 1)), labels, fold_of, RecordingModel)
+    assert RecordingModel.seen[2:] == [None, None]
