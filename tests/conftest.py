@@ -34,6 +34,19 @@ TINY_TRAIN_ARGS = ["--max-features", "300", "--ntrees", "20", "--group-by", "sou
 SESSION_BUNDLE_ARGS = [*TINY_TRAIN_ARGS, "--openvino-int8", "--int8-calibration-texts", "64"]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """On a crash in native code, print only the crashing thread's Python stack, to the stream pytest's
+    faulthandler chose: with every thread's stack, the excerpt of a CI log that reached us cut off the one
+    that crashed (a segmentation fault in tests/scoring/test_engine.py, 2026-12-07)."""
+    import faulthandler
+
+    from _pytest.faulthandler import fault_handler_stderr_fd_key  # pytest's own stream; none if disabled
+
+    if faulthandler.is_enabled() and fault_handler_stderr_fd_key in config.stash:
+        faulthandler.enable(file=config.stash[fault_handler_stderr_fd_key], all_threads=False)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("corpus") and not SHARED_CORPUS.is_file():
         pytest.skip(f"needs the shared corpus {SHARED_CORPUS}")
