@@ -66,7 +66,7 @@ def _start_jvm(genmodel_jar: Path) -> None:
 def _unhook_python_gc() -> None:
     """Remove the callback JPype adds to every Python garbage collection (it weighs memory and may start a
     Java GC). Our Java objects are freed with their Python references and the JVM collects its own heap.
-    The callback cost 20 % of the scoring time on the tiny test bundle (docs/benchmarks.md), and on JPype
+    The callback made scoring about 20 % slower on the tiny test bundle (docs/benchmarks.md), and on JPype
     1.7 a collection in one thread can corrupt an exception in flight in another (JPype #1447, fixed in
     1.8, which the package index here does not carry yet)."""
     import _jpype

@@ -167,8 +167,9 @@ class TransformerMember(Member):
 def plain_encoder(tokenizer: Any) -> Any:
     """A private copy of ``tokenizer``'s backend, set once to neither cut nor pad. transformers' wrapper re-sets
     truncation and padding on its shared backend in calls (the saved tokenizer.json has both on, so the first
-    call does): while another thread encodes with it, that fails with "Already borrowed" (transformers
-    #47085). This copy is never changed after it is made, so any number of threads may encode with it."""
+    call does): while another thread encodes with it, that fails ("Already borrowed", transformers #47085)
+    or, as a test here showed, cuts that thread's texts. This copy is never changed after it is made, so any
+    number of threads may encode with it."""
     from tokenizers import Tokenizer
 
     encoder = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
