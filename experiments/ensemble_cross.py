@@ -69,7 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"H2O members to train, of {', '.join(h2o_members)}")
     parser.add_argument("--per-group", type=int, default=400, help="training texts per training group, at most")
     parser.add_argument("--features", default="word", help="the H2O members' feature blocks (train --features)")
+    parser.add_argument("--max-features", type=int, default=TfidfSettings.max_features,
+                        help="TF-IDF vocabulary size per block (train --max-features)")
     parser.add_argument("--ntrees", type=int, default=200)
+    parser.add_argument("--glm-lambda", type=float, help="train --glm-lambda (default: H2O's lambda search)")
+    parser.add_argument("--no-glm-standardize", dest="glm_standardize", action="store_false",
+                        help="train --no-glm-standardize")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     members = tuple(args.members.split(","))
@@ -102,14 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     assert corpus.groups is not None
     fold_of = fold_numbers(corpus.groups[evaluated], transformer["folds"])
     setup = {"members": list(args.members), "per_group": args.per_group, "features": args.features,
-             "ntrees": args.ntrees, "seed": seed, "folds": transformer["folds"],
+             "max_features": args.max_features,
+             "ntrees": args.ntrees, "glm_lambda": args.glm_lambda, "glm_standardize": args.glm_standardize,
+             "seed": seed, "folds": transformer["folds"],
              "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
     result = resumed(args.out, setup)
     result["transformers"] = [{"file": stored.path.name, "member": member, "recipes": list(stored.recipes),
                                "environment": stored.run["environment"]} for member, stored in runs.items()]
     settings = TrainSettings(data=tuple(DataSource(path) for path in args.data), out=args.out.parent,
-                             members=args.members, seed=seed, tfidf=TfidfSettings(features=args.features),
-                             h2o=H2OSettings(ntrees=args.ntrees))
+                             members=args.members, seed=seed,
+                             tfidf=TfidfSettings(features=args.features, max_features=args.max_features),
+                             h2o=H2OSettings(ntrees=args.ntrees, glm_lambda=args.glm_lambda,
+                                             glm_standardize=args.glm_standardize))
     train_folds(settings, corpus, files, evaluated, transformer["folds"], fold_of, args, result)
     h2o_scores = {name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}
     result.update(compared(recipes, h2o_scores, corpus.subset(evaluated), fold_of))

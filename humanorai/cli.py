@@ -169,6 +169,11 @@ def train(
     max_ngram: Annotated[int, typer.Option(help="Longest word n-gram in the TF-IDF (1 = unigrams).")] = 2,
     min_df: Annotated[int, typer.Option(help="Minimum number of training texts a term must occur in.")] = 2,
     ntrees: Annotated[int, typer.Option(help="Most trees for DRF and GBM (early stopping may use fewer).")] = 300,
+    glm_lambda: Annotated[float | None, typer.Option(
+        help="GLM's L2 strength (H2O's lambda, per text); default: H2O's lambda search, stopped on the "
+             "validation split.")] = None,
+    glm_standardize: Annotated[bool, typer.Option(
+        help="Scale GLM's TF-IDF columns to unit variance first (H2O's default).")] = True,
     h2o_url: Annotated[str | None, typer.Option(
         help="Use this running H2O cluster instead of starting one.")] = None,
     bert_base: Annotated[str | None, typer.Option(
@@ -253,7 +258,8 @@ def train(
             valid_fraction=valid_fraction, test_fraction=test_fraction,
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
-            h2o=H2OSettings(ntrees=ntrees, seed=seed, sample_per_group=h2o_sample_per_group), h2o_url=h2o_url,
+            h2o=H2OSettings(ntrees=ntrees, seed=seed, sample_per_group=h2o_sample_per_group, glm_lambda=glm_lambda,
+                            glm_standardize=glm_standardize), h2o_url=h2o_url,
             calibrate=calibrate,
             calibration=calibration, calibration_folds=calibration_folds,  # type: ignore[arg-type]
             refit_members=parse_members(refit_members),

@@ -282,10 +282,18 @@ class H2OSettings:
     #: (not only the ``--sample-per-group`` sample, which still sets the split and the transformers' texts);
     #: ``None``: the training split as it is. The H2O members are cheap: more text costs them minutes.
     sample_per_group: int | None = None
+    #: GLM's L2 strength (H2O's ``lambda``: per text, on the mean log-likelihood); ``None``: H2O's lambda
+    #: search, stopped on the validation frame.
+    glm_lambda: float | None = None
+    #: Whether GLM scales every TF-IDF column to unit variance first (H2O's default), which lifts rare
+    #: n-grams to the weight of common ones.
+    glm_standardize: bool = True
 
     def __post_init__(self) -> None:
         if self.sample_per_group is not None and self.sample_per_group < 2:
             raise ValueError(f"--h2o-sample-per-group must be at least 2, not {self.sample_per_group}")
+        if self.glm_lambda is not None and not self.glm_lambda > 0:
+            raise ValueError(f"--glm-lambda must be above 0, not {self.glm_lambda}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from humanorai.settings import ServiceSettings, TransformerTrainSettings
+from humanorai.settings import H2OSettings, ServiceSettings, TransformerTrainSettings
 
 
 def test_defaults_bind_safe_limits() -> None:
@@ -73,3 +73,9 @@ def test_openvino_int8_without_nncf_is_refused_naming_the_option_and_the_extra(
 def test_int8_calibration_needs_a_text() -> None:
     with pytest.raises(ValueError, match="--int8-calibration-texts must be at least 1, not 0"):
         TransformerTrainSettings(int8_calibration_texts=0)
+
+
+@pytest.mark.parametrize("strength", [0.0, -1e-4, float("nan")])
+def test_a_glm_strength_that_is_not_above_zero_is_refused_naming_the_option(strength: float) -> None:
+    with pytest.raises(ValueError, match="--glm-lambda"):
+        H2OSettings(glm_lambda=strength)

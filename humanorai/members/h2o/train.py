@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -82,6 +83,9 @@ def _estimators(settings: H2OSettings) -> dict[str, Callable[[], H2OEstimator]]:
         "score_tree_interval": 10,
         "seed": settings.seed,
     }
+    glm_strength: dict[str, Any] = (
+        {"lambda_search": True, "nlambdas": 20, "early_stopping": True} if settings.glm_lambda is None
+        else {"lambda_": settings.glm_lambda, "lambda_search": False})
     return {
         "DRF": lambda: H2ORandomForestEstimator(ntrees=settings.ntrees, **early_stopping),
         "GBM": lambda: H2OGradientBoostingEstimator(
@@ -89,8 +93,8 @@ def _estimators(settings: H2OSettings) -> dict[str, Callable[[], H2OEstimator]]:
             col_sample_rate=0.5, sample_rate=0.8, **early_stopping,
         ),
         "GLM": lambda: H2OGeneralizedLinearEstimator(
-            family="binomial", solver="L_BFGS", alpha=0.0, lambda_search=True, nlambdas=20,
-            early_stopping=True, seed=settings.seed,
+            family="binomial", solver="L_BFGS", alpha=0.0, standardize=settings.glm_standardize,
+            **glm_strength, seed=settings.seed,
         ),
     }
 

@@ -36,6 +36,9 @@ TOLERANCE = 1e-6
 ROWS = make_rows(420, seed=11)
 TRAIN, VALID, HELD_OUT = ROWS[:240], ROWS[240:300], ROWS[300:]
 EXTRA_VOCABULARY = ["Zebra quartz xylophone jubilant."] * 40  # frequent in the TF-IDF, absent from H2O data
+#: GLM at one fixed L2 strength on unscaled TF-IDF (``train --glm-lambda 1e-3 --no-glm-standardize``).
+FIXED_GLM = H2OSettings(glm_lambda=1e-3, glm_standardize=False)
+FIXED_GLM_FILE = "GLM-fixed-lambda"
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +61,13 @@ def parity_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
             model = train_member(name, train, valid, names, H2OSettings(ntrees=15))
             export_mojo(model, folder / f"{name}.zip", with_genmodel_jar=name == "DRF")
             reference[name] = predict_via_h2oframe(model, held_out)
-        yield {"tfidf": tfidf, "folder": folder, "reference": reference}
+        fixed = train_member("GLM", train, valid, names, FIXED_GLM)
+        export_mojo(fixed, folder / f"{FIXED_GLM_FILE}.zip", with_genmodel_jar=False)
+        reference[FIXED_GLM_FILE] = predict_via_h2oframe(fixed, held_out)
+        yield {"tfidf": tfidf, "folder": folder, "reference": reference, "fixed_glm_params": fixed.actual_params}
 
 
-@pytest.mark.parametrize("name", H2OFamily.members)
+@pytest.mark.parametrize("name", [*H2OFamily.members, FIXED_GLM_FILE])
 def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) -> None:
     folder: Path = parity_setup["folder"]  # type: ignore[assignment]
     tfidf: FeatureSet = parity_setup["tfidf"]  # type: ignore[assignment]
@@ -71,9 +77,18 @@ def test_mojo_matches_h2o_predict(parity_setup: dict[str, object], name: str) ->
     assert len(p_human) == len(expected) >= 100
     assert np.max(np.abs(p_human - expected)) <= TOLERANCE
     assert np.std(p_human) > 0.05  # real, spread-out probabilities, not a constant
-    if name != "GLM":  # GLM keeps constant columns as zero-weight coefficients
+    if not name.startswith("GLM"):  # GLM keeps constant columns as zero-weight coefficients
         assert len(member._columns) < tfidf.n_features
     assert "zebra" in tfidf.blocks[0].terms
+
+
+def test_a_fixed_glm_strength_reaches_h2o_and_changes_the_model(parity_setup: dict[str, object]) -> None:
+    """``--glm-lambda`` and ``--no-glm-standardize`` train one model at that strength, not a lambda search."""
+    params = parity_setup["fixed_glm_params"]
+    assert params["lambda"] == [FIXED_GLM.glm_lambda]  # type: ignore[index]
+    assert params["lambda_search"] is False and params["standardize"] is False  # type: ignore[index]
+    reference: dict[str, np.ndarray] = parity_setup["reference"]  # type: ignore[assignment]
+    assert np.max(np.abs(reference[FIXED_GLM_FILE] - reference["GLM"])) > 0.01
 
 
 def test_batch_scoring_equals_one_by_one(parity_setup: dict[str, object]) -> None:
