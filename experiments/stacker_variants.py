@@ -86,7 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("data", nargs="+", type=Path, help="the data files the runs read, in their order")
     parser.add_argument("--transformer", action="append", default=[], metavar="FILE=RECIPE",
                         help="a transformer_cross JSON and the one recipe to use; once per transformer member")
-    parser.add_argument("--h2o", type=Path, required=True, help="an ensemble_cross JSON on the same folds")
+    parser.add_argument("--h2o", type=Path, action="append", required=True,
+                        help="an ensemble_cross JSON on the same folds; given more than once, a member's scores "
+                             "come from the last file that has them")
     parser.add_argument("--out", type=Path, required=True)
     return parser.parse_args(argv)
 
@@ -98,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         if not runs or any(len(run.recipes) != 1 or "=" not in argument
                            for run, argument in zip(runs, args.transformer, strict=True)):
             raise ValueError("give at least one --transformer FILE=RECIPE, with exactly one recipe each")
-        stored = json.loads(args.h2o.read_text(encoding="utf-8"))
+        stored = [json.loads(path.read_text(encoding="utf-8")) for path in args.h2o]
         first = runs[0].run
-        if stored["setup"]["folds"] != first["folds"] or any(run.run["folds"] != first["folds"] for run in runs):
+        if (any(run["setup"]["folds"] != first["folds"] for run in stored)
+                or any(run.run["folds"] != first["folds"] for run in runs)):
             raise ValueError("the runs were cross-validated on different folds")
         corpus, files = load_sources([DataSource(path, DataSettings(group_by="source",
                                                                     group_pattern=first["settings"]["group_pattern"]))
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     assert corpus.groups is not None
     p_human = {run.member: next(iter(run.recipes.values())) for run in runs}
-    p_human |= {name: np.asarray(values, dtype=np.float64) for name, values in stored["scores"].items()}
+    for run in stored:
+        p_human |= {name: np.asarray(values, dtype=np.float64) for name, values in run["scores"].items()}
     held_out = corpus.subset(evaluated)
     words = np.array([len(text.split()) for text in held_out.texts], dtype=np.float64)
     assert held_out.groups is not None

@@ -87,3 +87,29 @@ def test_weighing_groups_alike_gives_each_fitting_group_the_same_total_weight() 
     assert np.allclose([fold_1_fit[:60].sum(), fold_1_fit[60:].sum()], 35.0)
     cross_fitted_answers(np.zeros((120, 1)), labels, fold_of, RecordingModel)
     assert RecordingModel.seen[2:] == [None, None]
+
+
+def test_a_member_scored_again_in_a_later_h2o_file_replaces_the_earlier_scores(tmp_path: Path) -> None:
+    """``--h2o A --h2o B``: B's GLM (a retuned run) replaces A's, A's other members stay."""
+    data = write_csv(tmp_path / "corpus.csv", make_rows(240))
+    bert = transformer_run(data, folds=2)
+    labels = np.array(bert["evaluated"]["labels"])
+    rng = np.random.default_rng(4)
+    honest = (1 / (1 + np.exp(-(2.0 * (labels == HUMAN) - 1 + rng.normal(0, 1.0, len(labels)))))).round(6).tolist()
+    chance = rng.uniform(0.01, 0.99, len(labels)).round(6).tolist()
+    files = {"first": {"GBM": honest, "GLM": chance}, "retuned": {"GLM": honest},
+             "together": {"GBM": honest, "GLM": honest}}
+    paths = {}
+    for name, scores in [("bert", None), *files.items()]:
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(bert if scores is None else {"setup": {"folds": bert["folds"]},
+                                                                        "scores": scores}))
+    reports = {}
+    for order in (["first"], ["first", "retuned"], ["together"]):
+        out = tmp_path / f"variants-{'+'.join(order)}.json"
+        assert main([str(data), "--transformer", f"{paths['bert']}=texts400",
+                     *[argument for name in order for argument in ("--h2o", str(paths[name]))],
+                     "--out", str(out)]) == 0
+        reports["+".join(order)] = json.loads(out.read_text())
+    assert reports["first"]["members"] == reports["first+retuned"]["members"] == ["BERT", "GBM", "GLM"]
+    assert reports["first+retuned"] == reports["together"] != reports["first"]
