@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--glm-lambda", type=float, help="train --glm-lambda (default: H2O's lambda search)")
     parser.add_argument("--no-glm-standardize", dest="glm_standardize", action="store_false",
                         help="train --no-glm-standardize")
+    parser.add_argument("--tree-features", type=int, help="train --tree-features (default: every term)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     members = tuple(args.members.split(","))
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     setup = {"members": list(args.members), "per_group": args.per_group, "features": args.features,
              "max_features": args.max_features,
              "ntrees": args.ntrees, "glm_lambda": args.glm_lambda, "glm_standardize": args.glm_standardize,
+             "tree_features": args.tree_features,
              "seed": seed, "folds": transformer["folds"],
              "data": [{key: file[key] for key in ("path", "sha256", "kept")} for file in files]}
     result = resumed(args.out, setup)
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                              members=args.members, seed=seed,
                              tfidf=TfidfSettings(features=args.features, max_features=args.max_features),
                              h2o=H2OSettings(ntrees=args.ntrees, glm_lambda=args.glm_lambda,
-                                             glm_standardize=args.glm_standardize))
+                                             glm_standardize=args.glm_standardize,
+                                             tree_features=args.tree_features))
     train_folds(settings, corpus, files, evaluated, transformer["folds"], fold_of, args, result)
     h2o_scores = {name: np.asarray(result["scores"][name], dtype=np.float64) for name in args.members}
     result.update(compared(recipes, h2o_scores, corpus.subset(evaluated), fold_of))

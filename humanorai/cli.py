@@ -174,6 +174,9 @@ def train(
              "validation split.")] = None,
     glm_standardize: Annotated[bool, typer.Option(
         help="Scale GLM's TF-IDF columns to unit variance first (H2O's default).")] = True,
+    tree_features: Annotated[int | None, typer.Option(
+        help="DRF and GBM read only this many terms of each TF-IDF block (those most texts contain), so a "
+             "larger --max-features for GLM does not multiply their training time; default: every term.")] = None,
     h2o_url: Annotated[str | None, typer.Option(
         help="Use this running H2O cluster instead of starting one.")] = None,
     bert_base: Annotated[str | None, typer.Option(
@@ -259,7 +262,7 @@ def train(
             tfidf=TfidfSettings(features=features, max_features=max_features, max_ngram=max_ngram,  # type: ignore[arg-type]
                                 min_df=min_df),
             h2o=H2OSettings(ntrees=ntrees, seed=seed, sample_per_group=h2o_sample_per_group, glm_lambda=glm_lambda,
-                            glm_standardize=glm_standardize), h2o_url=h2o_url,
+                            glm_standardize=glm_standardize, tree_features=tree_features), h2o_url=h2o_url,
             calibrate=calibrate,
             calibration=calibration, calibration_folds=calibration_folds,  # type: ignore[arg-type]
             refit_members=parse_members(refit_members),

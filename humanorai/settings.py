@@ -288,12 +288,17 @@ class H2OSettings:
     #: Whether GLM scales every TF-IDF column to unit variance first (H2O's default), which lifts rare
     #: n-grams to the weight of common ones.
     glm_standardize: bool = True
+    #: DRF and GBM read only this many terms of each TF-IDF block, those most training texts contain, so
+    #: that a larger vocabulary for GLM does not multiply their training time; ``None``: every column.
+    tree_features: int | None = None
 
     def __post_init__(self) -> None:
         if self.sample_per_group is not None and self.sample_per_group < 2:
             raise ValueError(f"--h2o-sample-per-group must be at least 2, not {self.sample_per_group}")
         if self.glm_lambda is not None and not self.glm_lambda > 0:
             raise ValueError(f"--glm-lambda must be above 0, not {self.glm_lambda}")
+        if self.tree_features is not None and self.tree_features < 1:
+            raise ValueError(f"--tree-features must be at least 1, not {self.tree_features}")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ from pathlib import Path
 import pytest
 
 from humanorai.bundle import MANIFEST_FILE, BundleError, Manifest, load_bundle, read_manifest, write_manifest
+from humanorai.members.h2o.family import H2O_DIR
+from humanorai.members.h2o.features import FeatureSet
+from humanorai.members.h2o.member import MojoMember
+from humanorai.members.h2o.train import GENMODEL_JAR
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +102,20 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     (tmp_path / MANIFEST_FILE).write_text("{not json")
     with pytest.raises(BundleError, match="not valid JSON"):
         load_bundle(tmp_path)
+
+
+def test_the_trees_read_only_the_most_common_terms_and_glm_reads_them_all(tiny_bundle: Path) -> None:
+    """``--tree-features 150``: DRF's and GBM's MOJOs read only the 150 terms most training texts contain."""
+    data = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    assert data["training"]["h2o"]["tree_features"] == 150
+    features = FeatureSet.load(tiny_bundle, data["preprocessing"])
+    names = features.feature_names()
+    common = {names[position] for position in features.most_common_columns(150)}
+    read = {}
+    for name in ("DRF", "GBM", "GLM"):
+        member = MojoMember(name, tiny_bundle / H2O_DIR / f"{name}.zip", tiny_bundle / H2O_DIR / GENMODEL_JAR,
+                            features)
+        read[name] = {names[position] for position in member._columns}
+    assert read["DRF"] <= common and read["GBM"] <= common
+    assert len(read["GLM"] - common) > 50
+

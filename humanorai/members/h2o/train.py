@@ -50,6 +50,8 @@ def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
         matrices = {part: features.transform(getattr(split, part).texts) for part in ("train", "valid")}
         note(features.describe())
     names = features.feature_names()
+    tree_names = names if settings.h2o.tree_features is None else [
+        names[position] for position in features.most_common_columns(settings.h2o.tree_features)]
     entries: list[MemberEntry] = []
     with contextlib.ExitStack() as cluster:
         cluster.callback(note, "H2O cluster released")
@@ -61,7 +63,8 @@ def train_h2o_family(job: TrainingJob, kind: str) -> FamilyBuild:
             valid_frame = upload_frame(matrices["valid"], names, split.valid.labels)
         for name in job.members:
             with stage(f"Training {name}"):
-                model = train_member(name, train_frame, valid_frame, names, settings.h2o)
+                model = train_member(name, train_frame, valid_frame, names if name == "GLM" else tree_names,
+                                     settings.h2o)
                 mojo = staging / H2O_DIR / f"{name}.zip"
                 written = export_mojo(model, mojo, with_genmodel_jar=not entries)
                 shared += [path for path in written if path.name == GENMODEL_JAR]

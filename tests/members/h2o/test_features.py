@@ -88,6 +88,23 @@ def test_a_feature_set_puts_its_blocks_side_by_side_and_saves_each(tmp_path: Pat
     assert features.describe() == f"300 word 1-2-grams + 300 char 2-5-grams + {style_width} stylometric measures"
 
 
+def test_the_most_common_columns_are_each_blocks_lowest_idf_terms_and_every_style_column() -> None:
+    features = FeatureSet.fit(TRAIN, TfidfSettings(features="word+char+style", max_features=300))
+    chosen = features.most_common_columns(40)
+    assert chosen == sorted(chosen) and len(chosen) == 80 + len(MEASURES)
+    for block, (start, end) in zip(features.blocks[:2], [(0, 300), (300, 600)], strict=True):
+        inside = np.array([position - start for position in chosen if start <= position < end])
+        left = np.setdiff1d(np.arange(end - start), inside)
+        assert len(inside) == 40 and block.idf[inside].max() <= block.idf[left].min()
+        # lowest idf = in most training texts: checked against a count of the texts each term is in
+        if block.params.block == "word":
+            unigrams = [term for term in np.array(block.terms)[inside] if " " not in term]
+            texts_with = [sum(term in tokens(normalize(text, block.params.normalization)) for text in TRAIN)
+                          for term in unigrams]
+            assert unigrams and min(texts_with) >= len(TRAIN) / 4
+    assert chosen[-len(MEASURES):] == list(range(600, 600 + len(MEASURES)))
+
+
 def test_a_block_named_twice_or_unknown_is_refused() -> None:
     with pytest.raises(ValueError, match="names a block twice"):
         TfidfSettings(features="word+word")
