@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         if not runs or any(len(run.recipes) != 1 or "=" not in argument
                            for run, argument in zip(runs, args.transformer, strict=True)):
             raise ValueError("give at least one --transformer FILE=RECIPE, with exactly one recipe each")
-        stored = [json.loads(path.read_text(encoding="utf-8")) for path in args.h2o]
+        h2o_runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.h2o]
         first = runs[0].run
-        if (any(run["setup"]["folds"] != first["folds"] for run in stored)
+        if (any(h2o_run["setup"]["folds"] != first["folds"] for h2o_run in h2o_runs)
                 or any(run.run["folds"] != first["folds"] for run in runs)):
             raise ValueError("the runs were cross-validated on different folds")
         corpus, files = load_sources([DataSource(path, DataSettings(group_by="source",
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     assert corpus.groups is not None
     p_human = {run.member: next(iter(run.recipes.values())) for run in runs}
-    for run in stored:
-        p_human |= {name: np.asarray(values, dtype=np.float64) for name, values in run["scores"].items()}
+    for h2o_run in h2o_runs:
+        p_human |= {name: np.asarray(values, dtype=np.float64) for name, values in h2o_run["scores"].items()}
     held_out = corpus.subset(evaluated)
     words = np.array([len(text.split()) for text in held_out.texts], dtype=np.float64)
     assert held_out.groups is not None

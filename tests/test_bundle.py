@@ -118,4 +118,3 @@ def test_the_trees_read_only_the_most_common_terms_and_glm_reads_them_all(tiny_b
         read[name] = {names[position] for position in member._columns}
     assert read["DRF"] <= common and read["GBM"] <= common
     assert len(read["GLM"] - common) > 50
-

@@ -79,3 +79,8 @@ def test_int8_calibration_needs_a_text() -> None:
 def test_a_glm_strength_that_is_not_above_zero_is_refused_naming_the_option(strength: float) -> None:
     with pytest.raises(ValueError, match="--glm-lambda"):
         H2OSettings(glm_lambda=strength)
+
+
+def test_trees_reading_no_column_are_refused_naming_the_option() -> None:
+    with pytest.raises(ValueError, match="--tree-features must be at least 1, not 0"):
+        H2OSettings(tree_features=0)
