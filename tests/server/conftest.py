@@ -85,6 +85,18 @@ def app_client(tiny_bundle: Path) -> Iterator[TestClient]:
         yield client
 
 
+#: The reports of a test's phases (``setup``, ``call``, ``teardown``), kept by :func:`pytest_runtest_makereport`.
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Keep each phase's report on its test, so a fixture can tell after the test whether it failed."""
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
 @pytest.fixture(scope="session")
 def live_server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(tiny_bundle, tmp_path_factory.mktemp("server") / "server.log")
