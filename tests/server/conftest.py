@@ -57,9 +57,11 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=60)
 
 
-def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start the server (on the built-in demo bundle when ``bundle`` is None); while it loads, record the
-    /ready answers and send one /predict, whose answer the tests check."""
+def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | None = None,
+                 serve_options: list[str] | None = None) -> LiveServer:
+    """Start the server (on the built-in demo bundle when ``bundle`` is None), with ``serve_options`` added
+    to its command line; while it loads, record the /ready answers and send one /predict, whose answer the
+    tests check."""
     answers: list[int] = []
     early: list[tuple[int, str | None]] = []
 
@@ -71,7 +73,7 @@ def start_server(bundle: Path | None, log: Path, extra_env: dict[str, str] | Non
 
     env = {"HUMANORAI_BUNDLE": "", **TEST_LIMITS, **(extra_env or {})}
     bundle_args = [] if bundle is None else ["--bundle", str(bundle)]
-    server = start_process(bundle_args, log, env, timeout_s=120, on_loading=while_loading)
+    server = start_process([*bundle_args, *(serve_options or [])], log, env, timeout_s=120, on_loading=while_loading)
     return LiveServer(server, [*answers, 200], early[0] if early else None)
 
 
