@@ -35,6 +35,10 @@ class LogitsBackend(Protocol):
     description: str
     #: Where the model runs, ``cpu`` or ``cuda``: a GPU needs wider runs of windows to be kept busy.
     device: str
+    #: Whether a window's logits depend on that window alone, not on the windows run beside it. ORT's
+    #: dynamic INT8 scales a run's activations by their joint range, so its windows run one at a time: else a
+    #: text's score moved with its batch (by up to 0.106 on the demo's BERT, docs/benchmarks.md).
+    batch_invariant: bool
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
 
@@ -50,6 +54,7 @@ class OnnxBackend:
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.description = f"onnx {'int8' if path.name == ONNX_INT8 else 'fp32'}"
         self.device = "cpu"
+        self.batch_invariant = path.name != ONNX_INT8
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         outputs = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
@@ -76,6 +81,7 @@ class OpenVinoBackend:
         self._requests = threading.local()  # an infer request serves one call at a time
         self.description = f"openvino {precision}"
         self.device = "cpu"
+        self.batch_invariant = True  # its INT8 activation ranges are fixed at export
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         request = getattr(self._requests, "request", None)
@@ -107,6 +113,7 @@ class TorchBackend:
         model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
         self._model = model.to(device).eval()
         self.device = device
+        self.batch_invariant = True
         self._graphs: CapturedForward | None = None
         if graph_window_length is not None and device == "cuda":
             from humanorai.members.transformer.cuda_graphs import CapturedForward

@@ -4,7 +4,8 @@ Text goes through the bundle's normalisation, then the fast tokenizer. A text lo
 tokens is scored as overlapping windows (``stride`` tokens shared between neighbours) in the same batch,
 and the windows' scores are combined (mean of logits by default, see :data:`AGGREGATIONS`): nothing is
 cut silently, and the number of windows is reported.
-Batches are padded to their longest window, not to ``max_length``. Nothing is downloaded at load time.
+Batches are padded to their longest window, not to ``max_length``; on ORT's dynamic INT8, whose result for
+a window would move with the windows beside it, each window runs alone. Nothing is downloaded at load time.
 """
 
 from __future__ import annotations
@@ -149,12 +150,14 @@ class TransformerMember(Member):
         return self.backend.logits(input_ids, attention_mask)
 
     def _runs_by_length(self, windows: list[list[int]]) -> list[list[int]]:
-        """Window indices grouped into runs, shortest first, each within the run limits."""
+        """Window indices grouped into runs, shortest first, each within the run limits; one window a run
+        where the backend's result for a window depends on the others beside it."""
+        most_windows = self._windows.max_windows_per_run if self.backend.batch_invariant else 1
         runs: list[list[int]] = []
         current: list[int] = []
         for index in np.argsort([len(ids) for ids in windows], kind="stable").tolist():
             padded = (len(current) + 1) * len(windows[index])
-            if current and (len(current) >= self._windows.max_windows_per_run
+            if current and (len(current) >= most_windows
                             or padded > self._windows.max_tokens_per_run):
                 runs.append(current)
                 current = []
