@@ -50,17 +50,24 @@ class Parity:
         return self.max_difference <= MAX_DIFFERENCE and self.same_label >= MIN_SAME_LABEL
 
 
-def member_scores(bundle: Path, backend: Backend, precision: Precision, texts: list[str]) -> dict[str, np.ndarray]:
-    """Uncalibrated p_human of each transformer of ``bundle`` on ``texts``, on the CPU."""
+def transformers_engine(bundle: Path, backend: Backend, precision: Precision) -> Engine:
+    """An engine of ``bundle``'s transformer members alone, on the CPU with ``backend`` and ``precision``."""
     manifest = read_manifest(bundle)
     entries = [entry for entry in manifest.members if entry.kind == TransformerFamily.kind]
     if not entries:
         raise BundleError(f"{bundle}: no transformer members")
     engine = Engine.load(bundle, TransformerSettings(backend=backend, precision=precision, device="cpu"),
                          EngineSettings(cache_size=0), manifest=replace(manifest, members=entries))
+    if engine.unavailable:
+        engine.close()
+        raise BundleError(f"{bundle}: {backend} {precision} did not load: {engine.unavailable}")
+    return engine
+
+
+def member_scores(bundle: Path, backend: Backend, precision: Precision, texts: list[str]) -> dict[str, np.ndarray]:
+    """Uncalibrated p_human of each transformer of ``bundle`` on ``texts``, on the CPU."""
+    engine = transformers_engine(bundle, backend, precision)
     try:
-        if engine.unavailable:
-            raise BundleError(f"{bundle}: {backend} {precision} did not load: {engine.unavailable}")
         return {member.name: member.predict_proba(TextBatch(texts)) for member in engine.members}
     finally:
         engine.close()
