@@ -97,6 +97,22 @@ def load_h2o_engine(bundle: Path) -> Engine:
     return engine
 
 
+def add_corpus_options(parser: argparse.ArgumentParser, texts: int) -> None:
+    """``--corpus``, ``--texts`` (default ``texts``) and ``--out``, as the corpus-sampling benchmarks take them."""
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--texts", type=int, default=texts)
+    parser.add_argument("--out", type=Path, help="also write the numbers to this JSON file")
+
+
+def sampled_or_skipped(args: argparse.Namespace) -> list[str] | None:
+    """``args.texts`` texts of ``args.corpus``; None, having said so, where the corpus is not there (as the
+    tests marked ``corpus`` skip)."""
+    if not args.corpus.is_file():
+        print(f"skipped: no corpus at {args.corpus}")
+        return None
+    return corpus_texts(args.corpus, args.texts)
+
+
 def corpus_texts(corpus: Path, count: int) -> list[str]:
     """``count`` texts sampled from ``corpus`` (CSV or JSONL with a ``text`` column), the same every run."""
     frame, _ = read_table(corpus)

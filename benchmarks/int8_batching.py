@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.classical import corpus_texts
-from benchmarks.environment import DEFAULT_CORPUS, cpu_model
+from benchmarks.classical import add_corpus_options, sampled_or_skipped
+from benchmarks.environment import cpu_model
 from benchmarks.int8_parity import transformers_engine
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer.backends import INT8_DOT_PRODUCT_FLAGS, LogitsBackend, cpu_flags
@@ -94,17 +94,14 @@ def compare_rules(member: TransformerMember, texts: list[str], batch: int) -> li
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, default=Path("models/demo"))
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--texts", type=int, default=300)
+    add_corpus_options(parser, texts=300)
     parser.add_argument("--batch", type=int, default=32, help="texts per call, as train's report scores them")
     parser.add_argument("--backend", default="onnx", choices=["onnx", "openvino"])
     parser.add_argument("--precision", default="int8", choices=["int8", "fp32"])
-    parser.add_argument("--out", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args()
-    if not args.corpus.is_file():
-        print(f"skipped: no corpus at {args.corpus}")
+    texts = sampled_or_skipped(args)
+    if texts is None:
         return 0
-    texts = corpus_texts(args.corpus, args.texts)
     engine = transformers_engine(args.bundle, args.backend, args.precision)
     try:
         members = [member for member in engine.members if isinstance(member, TransformerMember)]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.classical import corpus_texts
-from benchmarks.environment import DEFAULT_CORPUS, cpu_model
+from benchmarks.classical import add_corpus_options, sampled_or_skipped
+from benchmarks.environment import cpu_model
 from humanorai.bundle import read_manifest
 from humanorai.errors import BundleError
 from humanorai.members.base import TextBatch
@@ -84,14 +84,11 @@ def compare(member: str, reference: np.ndarray, int8: np.ndarray, threshold: flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, required=True, help="trained with --openvino-int8, not --serving-only")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--texts", type=int, default=400)
-    parser.add_argument("--out", type=Path, help="also write the numbers to this JSON file")
+    add_corpus_options(parser, texts=400)
     args = parser.parse_args()
-    if not args.corpus.is_file():
-        print(f"skipped: no corpus at {args.corpus}")
+    texts = sampled_or_skipped(args)
+    if texts is None:
         return 0
-    texts = corpus_texts(args.corpus, args.texts)
     reference = member_scores(args.bundle, "torch", "fp32", texts)
     int8 = member_scores(args.bundle, "openvino", "int8", texts)
     thresholds = {entry.name: entry.threshold for entry in read_manifest(args.bundle).members}
