@@ -407,8 +407,14 @@ def batch(
 
 @app.command()
 def evaluate(
-    data: Annotated[list[str], typer.Argument(help=DATA_HELP)],
+    data: Annotated[list[str] | None, typer.Argument(
+        help=DATA_HELP + " With --held-out: the bundle's own data files (default: the ones its training "
+        "recorded, relative to this folder).", show_default=False)] = None,
     bundle: BundleOption = None,
+    held_out: Annotated[bool, typer.Option(
+        "--held-out", help="Score only the rows of the groups the bundle's training held out for its test "
+        "(all of them, not the test split's sample), grouped as in training; each data file must be the one "
+        "training read (sha256).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
         = Path("humanorai-report"),
     text_column: TextColumnOption = "text",
@@ -425,13 +431,23 @@ def evaluate(
 ) -> None:
     """Score DATA with every member and ensemble method; write a report (Markdown, JSON, ROC and
     reliability plots)."""
+    from humanorai.bundle import read_manifest
     from humanorai.corpus import load_sources
     from humanorai.evaluation.evaluate import evaluation_report, score_corpus
+    from humanorai.evaluation.held_out import held_out_corpus
     from humanorai.evaluation.report import write_report
 
     try:
-        corpus, _ = load_sources(_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)))
         path = _bundle_path(bundle)
+        if held_out:
+            if group_by or group_pattern or (text_column, label_column) != ("text", "label"):
+                raise InputError("--held-out reads the data with the columns and groups the training used; "
+                                 "leave out --text-column, --label-column, --group-by and --group-pattern")
+            corpus = held_out_corpus(read_manifest(path), Path.cwd(), [Path(item) for item in data or []])
+        elif data:
+            corpus, _ = load_sources(_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)))
+        else:
+            raise InputError("name the DATA files to score, or give --held-out to score the bundle's held-out groups")
         settings = _transformer_settings(backend, precision, device, max_length, stride, window_aggregation)
         engine = _load_engine(path, settings)
         try:
@@ -439,7 +455,9 @@ def evaluate(
         finally:
             engine.close()
         report = evaluation_report(scored)
-        context = {"bundle": engine.manifest.bundle_id, "data": ", ".join(data), "command": _command()}
+        scored_data = ", ".join(data or []) or "the data files its training recorded"
+        context = {"bundle": engine.manifest.bundle_id,
+                   "data": f"{scored_data} (held-out groups only)" if held_out else scored_data, "command": _command()}
         written = write_report(report, scored, out, context)
     except USER_ERRORS as error:
         raise _fail(error) from None

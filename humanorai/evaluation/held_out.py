@@ -1,7 +1,7 @@
 """The texts a bundle's training never saw: the rows of the groups its test split held out.
 
 A bundle trained with ``--group-by`` records its command line and the groups of each split, so reading
-its data files again with the same group options finds the rows of its test groups. What is measured on
+its data files again with the same column and group options finds the rows of its test groups. What is measured on
 them (segment scores: ``experiments/segment_auc.py`` and the corpus test of segments) is measured on texts
 no member was fitted or stopped on.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from humanorai.bundle import Manifest
+from humanorai.bundle import Manifest, sha256_of
 from humanorai.corpus import Corpus, load_sources
 from humanorai.errors import DataError
 from humanorai.settings import DataSettings, DataSource
@@ -22,7 +22,8 @@ from humanorai.settings import DataSettings, DataSource
 
 def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = ()) -> Corpus:
     """The rows of ``manifest``'s test groups in ``data`` (default: the data files its training records,
-    relative to ``root``, the folder the training ran in)."""
+    relative to ``root``, the folder the training ran in). Each file must be the one the training read (its
+    sha256, where recorded): in a changed file the same groups hold other texts, perhaps trained on."""
     options = _command_options(manifest.command)
     if "--group-by" not in options:
         raise DataError("the bundle was trained without --group-by: its held-out texts cannot be told apart")
@@ -32,10 +33,26 @@ def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = ()) -
     # One file recorded as its path (older bundles), or a list of {"path", "sha256", ...}.
     entries = recorded if isinstance(recorded, list) else [{"path": recorded}]
     paths = list(data) or [root / str(entry["path"]) for entry in entries]
-    columns = DataSettings(group_by=options["--group-by"], group_pattern=options.get("--group-pattern"))
+    if data and recorded and len(paths) != len(entries):
+        raise DataError(f"the bundle was trained on {len(entries)} data files, not {len(paths)}: "
+                        f"{', '.join(str(entry['path']) for entry in entries)}")
+    for path, entry in zip(paths, entries, strict=True):
+        _check_recorded(path, entry)
+    columns = DataSettings(text_column=options.get("--text-column", DataSettings.text_column),
+                           label_column=options.get("--label-column", DataSettings.label_column),
+                           group_by=options["--group-by"], group_pattern=options.get("--group-pattern"))
     corpus = load_sources([DataSource(path, columns) for path in paths])[0]
     assert corpus.groups is not None  # read with a group column
     return corpus.subset(np.flatnonzero(np.isin(corpus.groups, manifest.training["split"]["test"]["groups"])))
+
+
+def _check_recorded(path: Path, entry: dict[str, object]) -> None:
+    """Fail unless ``path`` is there and, where ``entry`` records a sha256, has it."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (the bundle's training read {entry['path']})")
+    if "sha256" in entry and sha256_of(path) != entry["sha256"]:
+        raise DataError(f"{path} is not the file the bundle was trained on ({entry['path']}, sha256 "
+                        f"{str(entry['sha256'])[:12]}…): its held-out groups may hold other texts")
 
 
 def _command_options(command: str) -> dict[str, str]:

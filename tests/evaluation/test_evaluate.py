@@ -113,3 +113,21 @@ def test_evaluate_command_prints_the_table_and_writes_the_report(tiny_bundle: Pa
                      r"\| [0-9.–]+ \| [0-9.–]+ \|", markdown)
     missing = run_cli("evaluate", str(tmp_path / "nope.csv"), "--bundle", str(tiny_bundle))
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_evaluate_held_out_scores_every_row_of_the_test_groups_and_refuses_what_it_cannot_honour(
+        tiny_bundle: Path, held_out: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run_cli("evaluate", "--held-out", "--bundle", str(tiny_bundle), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    test_groups = read_manifest(tiny_bundle).training["split"]["test"]["groups"]
+    assert sorted(report["groups"]) == sorted(test_groups)
+    assert report["texts"] == sum(group["texts"] for group in report["groups"].values()) > 0
+    assert "(held-out groups only)" in (out / "report.md").read_text()
+    nothing = run_cli("evaluate", "--bundle", str(tiny_bundle))
+    assert nothing.returncode == 2 and "give --held-out" in nothing.stderr and "Traceback" not in nothing.stderr
+    regrouped = run_cli("evaluate", "--held-out", "--bundle", str(tiny_bundle), "--group-by", "source")
+    assert regrouped.returncode == 2 and "leave out --text-column" in regrouped.stderr
+    other = run_cli("evaluate", str(held_out), "--held-out", "--bundle", str(tiny_bundle))
+    assert other.returncode == 2 and "is not the file the bundle was trained on" in other.stderr
