@@ -5,10 +5,12 @@ transport) for routes and errors, and a live ``humanorai serve`` on 127.0.0.1 fo
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,16 +89,41 @@ def app_client(tiny_bundle: Path) -> Iterator[TestClient]:
         yield client
 
 
-#: The reports of a test's phases (``setup``, ``call``, ``teardown``), kept by :func:`pytest_runtest_makereport`.
-PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+#: Screenshots of the page tests, and what the browser showed when one failed (``failed/``).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    """Keep each phase's report on its test, so a fixture can tell after the test whether it failed."""
+    """When a test with a browser fails, add what the page showed and the browser logged to its report, and
+    keep a screenshot under test-artifacts/failed/: a timing failure in a headless browser is otherwise hard
+    to tell apart from a broken page."""
     report = yield
-    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.failed and report.when == "call" and browser is not None:
+        try:
+            seen = browser_state(browser, item.name)
+        except Exception as error:  # a browser that died with the test must not turn a failure into a crash
+            seen = f"the browser could not be read: {error!r}"
+        report.sections.append(("what the browser showed", seen))
     return report
+
+
+def browser_state(browser: Any, test_name: str) -> str:
+    """The page's address, its status, error, loading and results text and the browser's console log; the
+    same and a screenshot go to a folder of test-artifacts/failed/ named after the test."""
+    folder = ARTIFACTS / "failed" / re.sub(r"[^\w.-]+", "_", test_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / "page.png"))
+    console = [f"{entry['level']} {entry['message']}" for entry in browser.get_log("browser")]
+    state = browser.execute_script(
+        "return ['status', 'error', 'loading', 'results'].map((id) => {"
+        " const node = document.getElementById(id);"
+        " return node ? `${id}: hidden=${node.hidden} text=${JSON.stringify(node.textContent.trim().slice(0, 300))}`"
+        " : `${id}: missing`; });")
+    seen = "\n".join([f"url: {browser.current_url}", *state, "console:", *console])
+    (folder / "browser.txt").write_text(seen + "\n")
+    return f"{seen}\n(screenshot: {folder / 'page.png'})"
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,12 +20,11 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.documents.samples import docx_bytes, write
-from tests.server.conftest import PHASE_REPORTS, LiveServer, start_server, stop_server
+from tests.server.conftest import ARTIFACTS, LiveServer, start_server, stop_server
 from tests.synthetic import make_rows
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARTICLE = " ".join(row["text"] for row in make_rows(2, seed=41)[:1])
 SHORT = "Far too short to judge."
 #: Paragraphs with an emoji beyond U+FFFF, which JavaScript counts as two units and the API's offsets as one.
@@ -53,26 +51,6 @@ def browser() -> Iterator[WebDriver]:
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def artifacts_of_a_failure(request: pytest.FixtureRequest, browser: WebDriver) -> Iterator[None]:
-    """After a failed test, keep what the browser showed and logged under test-artifacts/, which CI keeps:
-    a timing failure in a headless browser is otherwise hard to tell apart from a broken page."""
-    yield
-    reports = request.node.stash.get(PHASE_REPORTS, {})
-    if not any(report.failed for report in reports.values()):
-        return
-    folder = ARTIFACTS / "failed" / re.sub(r"[^\w.-]+", "_", request.node.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(folder / "page.png"))
-    console = [f"{entry['level']} {entry['message']}" for entry in browser.get_log("browser")]
-    state = browser.execute_script(
-        "return ['status', 'error', 'loading', 'results'].map((id) => {"
-        " const node = document.getElementById(id);"
-        " return node ? `${id}: hidden=${node.hidden} text=${JSON.stringify(node.textContent.trim().slice(0, 300))}`"
-        " : `${id}: missing`; });")
-    (folder / "browser.txt").write_text("\n".join([f"url: {browser.current_url}", *state, "console:", *console]) + "\n")
 
 
 def open_page(browser: WebDriver, server: LiveServer) -> WebDriverWait:
