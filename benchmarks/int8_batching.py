@@ -10,7 +10,8 @@ the same corpus texts through each transformer of a bundle both ways, side by si
 
 each in one call of every text and in calls of ``--batch`` texts, against every text scored by itself.
 It reports the largest, 99th-percentile and median |Δp_human| and texts per second. Usage:
-python -m benchmarks.int8_batching [--bundle models/demo] [--corpus CSV] [--texts 300] [--batch 32] [--out PATH]
+python -m benchmarks.int8_batching [--bundle models/demo] [--corpus CSV] [--texts 300] [--batch 32] [--words N]
+[--out PATH]
 """
 
 from __future__ import annotations
@@ -98,10 +99,13 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=32, help="texts per call, as train's report scores them")
     parser.add_argument("--backend", default="onnx", choices=["onnx", "openvino"])
     parser.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    parser.add_argument("--words", type=int, help="keep each text's first N words (segments are 25 or more)")
     args = parser.parse_args()
     texts = sampled_or_skipped(args)
     if texts is None:
         return 0
+    if args.words is not None:
+        texts = [" ".join(text.split()[:args.words]) for text in texts]
     engine = transformers_engine(args.bundle, args.backend, args.precision)
     try:
         members = [member for member in engine.members if isinstance(member, TransformerMember)]
@@ -121,8 +125,8 @@ def main() -> int:
               f"{' / '.join(f'{value:.4f}' for value in result.in_calls)} | {result.texts_per_s:.1f} |")
     if args.out is not None:
         report = {"cpu": cpu_model(), "int8_dot_products": dot_products, "bundle": str(args.bundle),
-                  "corpus": str(args.corpus), "texts": len(texts), "batch": args.batch, "backends": descriptions,
-                  "results": [asdict(result) for result in results]}
+                  "corpus": str(args.corpus), "texts": len(texts), "words": args.words, "batch": args.batch,
+                  "backends": descriptions, "results": [asdict(result) for result in results]}
         args.out.write_text(json.dumps(report, indent=2))
     return 0
 
