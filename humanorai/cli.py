@@ -415,6 +415,9 @@ def evaluate(
         "--held-out", help="Score only the rows of the groups the bundle's training held out for its test "
         "(all of them, not the test split's sample), grouped as in training; each data file must be the one "
         "training read (sha256).")] = False,
+    test_split: Annotated[bool, typer.Option(
+        "--test-split", help="As --held-out, but only the rows the training's --sample-per-group drew: the "
+        "texts of the bundle's own report.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and the PNGs.")]
         = Path("humanorai-report"),
     text_column: TextColumnOption = "text",
@@ -439,11 +442,13 @@ def evaluate(
 
     try:
         path = _bundle_path(bundle)
-        if held_out:
+        if held_out or test_split:
             if group_by or group_pattern or (text_column, label_column) != ("text", "label"):
-                raise InputError("--held-out reads the data with the columns and groups the training used; "
-                                 "leave out --text-column, --label-column, --group-by and --group-pattern")
-            corpus = held_out_corpus(read_manifest(path), Path.cwd(), [Path(item) for item in data or []])
+                raise InputError("--held-out and --test-split read the data with the columns and groups the "
+                                 "training used; leave out --text-column, --label-column, --group-by and "
+                                 "--group-pattern")
+            corpus = held_out_corpus(read_manifest(path), Path.cwd(), [Path(item) for item in data or []],
+                                     as_sampled=test_split)
         elif data:
             corpus, _ = load_sources(_sources(data, DataSettings(text_column, label_column, group_by, group_pattern)))
         else:
@@ -457,7 +462,8 @@ def evaluate(
         report = evaluation_report(scored)
         scored_data = ", ".join(data or []) or "the data files its training recorded"
         context = {"bundle": engine.manifest.bundle_id,
-                   "data": f"{scored_data} (held-out groups only)" if held_out else scored_data, "command": _command()}
+                   "data": scored_data + (" (the test split)" if test_split else " (held-out groups only)"
+                                          if held_out else ""), "command": _command()}
         written = write_report(report, scored, out, context)
     except USER_ERRORS as error:
         raise _fail(error) from None

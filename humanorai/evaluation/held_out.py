@@ -15,15 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from humanorai.bundle import Manifest, sha256_of
-from humanorai.corpus import Corpus, load_sources
+from humanorai.corpus import Corpus, capped, load_sources
 from humanorai.errors import DataError
-from humanorai.settings import DataSettings, DataSource
+from humanorai.settings import DataSettings, DataSource, TrainSettings
 
 
-def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = ()) -> Corpus:
+def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = (), as_sampled: bool = False) -> Corpus:
     """The rows of ``manifest``'s test groups in ``data`` (default: the data files its training records,
     relative to ``root``, the folder the training ran in). Each file must be the one the training read (its
-    sha256, where recorded): in a changed file the same groups hold other texts, perhaps trained on."""
+    sha256, where recorded): in a changed file the same groups hold other texts, perhaps trained on.
+
+    ``as_sampled`` keeps only the rows the training's ``--sample-per-group`` drew (with its ``--seed``): the
+    test split its report scored, checked against the row count the manifest records."""
     options = _command_options(manifest.command)
     if "--group-by" not in options:
         raise DataError("the bundle was trained without --group-by: its held-out texts cannot be told apart")
@@ -31,19 +34,26 @@ def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = ()) -
     if not data and not recorded:
         raise DataError("the manifest records no data files; name them")
     # One file recorded as its path (older bundles), or a list of {"path", "sha256", ...}.
-    entries = recorded if isinstance(recorded, list) else [{"path": recorded}]
+    entries = recorded if isinstance(recorded, list) else [{"path": recorded}] if recorded else []
     paths = list(data) or [root / str(entry["path"]) for entry in entries]
-    if data and recorded and len(paths) != len(entries):
+    if entries and len(paths) != len(entries):
         raise DataError(f"the bundle was trained on {len(entries)} data files, not {len(paths)}: "
                         f"{', '.join(str(entry['path']) for entry in entries)}")
-    for path, entry in zip(paths, entries, strict=True):
+    for path, entry in zip(paths, entries or [{"path": path} for path in paths], strict=True):
         _check_recorded(path, entry)
     columns = DataSettings(text_column=options.get("--text-column", DataSettings.text_column),
                            label_column=options.get("--label-column", DataSettings.label_column),
                            group_by=options["--group-by"], group_pattern=options.get("--group-pattern"))
     corpus = load_sources([DataSource(path, columns) for path in paths])[0]
+    test = manifest.training["split"]["test"]
+    if as_sampled and "--sample-per-group" in options:
+        corpus = capped(corpus, int(options["--sample-per-group"]), int(options.get("--seed", TrainSettings.seed)))
     assert corpus.groups is not None  # read with a group column
-    return corpus.subset(np.flatnonzero(np.isin(corpus.groups, manifest.training["split"]["test"]["groups"])))
+    held_out = corpus.subset(np.flatnonzero(np.isin(corpus.groups, test["groups"])))
+    if as_sampled and len(held_out) != test["rows"]:
+        raise DataError(f"{len(held_out)} texts found for the test split, whose report scored {test['rows']}: "
+                        "the data or the sampling differ from the training's")
+    return held_out
 
 
 def _check_recorded(path: Path, entry: dict[str, object]) -> None:

@@ -125,6 +125,10 @@ def test_evaluate_held_out_scores_every_row_of_the_test_groups_and_refuses_what_
     assert sorted(report["groups"]) == sorted(test_groups)
     assert report["texts"] == sum(group["texts"] for group in report["groups"].values()) > 0
     assert "(held-out groups only)" in (out / "report.md").read_text()
+    split = run_cli("evaluate", "--test-split", "--bundle", str(tiny_bundle), "--out", str(tmp_path / "split"))
+    assert split.returncode == 0, split.stderr
+    assert json.loads((tmp_path / "split" / "report.json").read_text())["texts"] == (
+        read_manifest(tiny_bundle).training["split"]["test"]["rows"])
     nothing = run_cli("evaluate", "--bundle", str(tiny_bundle))
     assert nothing.returncode == 2 and "give --held-out" in nothing.stderr and "Traceback" not in nothing.stderr
     regrouped = run_cli("evaluate", "--held-out", "--bundle", str(tiny_bundle), "--group-by", "source")

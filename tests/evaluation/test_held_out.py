@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from humanorai.bundle import read_manifest
-from humanorai.corpus import load_corpus
+from humanorai.corpus import capped, load_corpus
 from humanorai.errors import DataError
 from humanorai.evaluation.held_out import held_out_corpus
 
@@ -39,3 +40,23 @@ def test_a_data_file_other_than_the_trained_one_is_refused(tiny_bundle: Path, co
     with pytest.raises(DataError, match="absent.csv: no such file"):
         held_out_corpus(manifest, Path.cwd(), [tmp_path / "absent.csv"])
     assert len(held_out_corpus(manifest, Path.cwd(), [corpus_csv])) > 0  # the same file, named: accepted
+
+
+def test_the_test_split_is_the_sample_the_training_drew_and_its_count_is_checked(tiny_bundle: Path,
+                                                                                 corpus_csv: Path) -> None:
+    manifest = read_manifest(tiny_bundle)
+    test = manifest.training["split"]["test"]
+    assert len(held_out_corpus(manifest, Path.cwd(), as_sampled=True)) == test["rows"]  # trained on every row
+    # The same bundle as if trained with --sample-per-group 20 --seed 7: the sample is drawn over the whole
+    # corpus, as training draws it, and then cut to the test groups.
+    sampled = replace(manifest, command=manifest.command + " --sample-per-group 20 --seed 7",
+                      training={**manifest.training, "split": {**manifest.training["split"],
+                                                               "test": {**test, "rows": 20 * len(test["groups"])}}})
+    everything = load_corpus(corpus_csv, group_column="source", group_pattern=GROUP_PATTERN)
+    drawn = capped(everything, 20, 7)
+    assert drawn.groups is not None
+    expected = [text for text, group in zip(drawn.texts, drawn.groups, strict=True) if group in test["groups"]]
+    assert held_out_corpus(sampled, Path.cwd(), as_sampled=True).texts == expected
+    miscounted = replace(sampled, training={**sampled.training, "split": {"test": {**test, "rows": 21}}})
+    with pytest.raises(DataError, match="20 texts found for the test split, whose report scored 21"):
+        held_out_corpus(miscounted, Path.cwd(), as_sampled=True)
