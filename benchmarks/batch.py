@@ -24,8 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.classical import corpus_texts
-from benchmarks.environment import DEFAULT_CORPUS, cpu_model, default_bundle
+from benchmarks.environment import DEFAULT_CORPUS, corpus_texts, cpu_model, default_bundle
 from humanorai.batch.output import read_output
 from humanorai.batch.runner import run_batch
 from humanorai.errors import HumanoraiError

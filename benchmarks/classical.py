@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.environment import DEFAULT_CORPUS, cpu_model, default_bundle
+from benchmarks.environment import DEFAULT_CORPUS, corpus_texts, cpu_model, default_bundle
 from humanorai.bundle import Manifest, read_manifest
-from humanorai.corpus import read_table
-from humanorai.errors import BundleError, HumanoraiError, InputError
+from humanorai.errors import BundleError, HumanoraiError
 from humanorai.members.h2o.cluster import h2o, h2o_cluster
 from humanorai.members.h2o.family import H2OFamily, features_of
 from humanorai.members.h2o.features import FeatureSet
@@ -95,34 +94,6 @@ def load_h2o_engine(bundle: Path) -> Engine:
         engine.close()
         raise BundleError(f"{bundle}: H2O members did not load: {engine.unavailable}")
     return engine
-
-
-def add_corpus_options(parser: argparse.ArgumentParser, texts: int) -> None:
-    """``--corpus``, ``--texts`` (default ``texts``) and ``--out``, as the corpus-sampling benchmarks take them."""
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--texts", type=int, default=texts)
-    parser.add_argument("--out", type=Path, help="also write the numbers to this JSON file")
-
-
-def sampled_or_skipped(args: argparse.Namespace) -> list[str] | None:
-    """``args.texts`` texts of ``args.corpus``; None, having said so, where the corpus is not there (as the
-    tests marked ``corpus`` skip)."""
-    if not args.corpus.is_file():
-        print(f"skipped: no corpus at {args.corpus}")
-        return None
-    return corpus_texts(args.corpus, args.texts)
-
-
-def corpus_texts(corpus: Path, count: int) -> list[str]:
-    """``count`` texts sampled from ``corpus`` (CSV or JSONL with a ``text`` column), the same every run."""
-    frame, _ = read_table(corpus)
-    if "text" not in frame.columns:
-        raise InputError(f"{corpus}: no 'text' column")
-    texts = frame["text"].astype(str)
-    texts = texts[texts.str.strip() != ""]
-    if len(texts) < count:
-        raise InputError(f"{corpus}: {len(texts)} texts, fewer than the {count} asked for")
-    return [str(text) for text in texts.sample(n=count, random_state=0)]
 
 
 def per_text_ms(score: Callable[[str], object], texts: list[str], repeats: int = 1) -> list[float]:

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.classical import add_corpus_options, sampled_or_skipped
-from benchmarks.environment import cpu_model
+from benchmarks.environment import add_corpus_options, cpu_model, sampled_or_skipped
 from benchmarks.int8_parity import transformers_engine
 from humanorai.members.base import TextBatch
 from humanorai.members.transformer.backends import INT8_DOT_PRODUCT_FLAGS, LogitsBackend, cpu_flags

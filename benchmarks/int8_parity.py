@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.classical import add_corpus_options, sampled_or_skipped
-from benchmarks.environment import cpu_model
+from benchmarks.environment import add_corpus_options, cpu_model, sampled_or_skipped
 from humanorai.bundle import read_manifest
 from humanorai.errors import BundleError
 from humanorai.members.base import TextBatch
