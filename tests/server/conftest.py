@@ -106,7 +106,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception as error:  # a browser that died with the test must not turn a failure into a crash
             seen = f"the browser could not be read: {error!r}"
         report.sections.append(("what the browser showed", seen))
+        server = item.funcargs.get("live_server")
+        if isinstance(server, LiveServer):
+            report.sections.append(("what the server said", server_state(server)))
     return report
+
+
+def server_state(server: LiveServer) -> str:
+    """Whether ``server`` answers a client of its own now, and the end of its log: a page waiting on its
+    requests is a stalled browser if the server answers, a stuck server if not."""
+    started = time.monotonic()
+    try:
+        answer = f"{httpx.get(f'{server.url}/ready', timeout=5).status_code}"
+    except httpx.HTTPError as error:
+        answer = f"no answer ({error!r})"
+    lines = server.server.log.read_text(errors="replace").splitlines()
+    return "\n".join([f"GET /ready from a new client: {answer} after {time.monotonic() - started:.2f} s",
+                      f"the last {min(len(lines), 20)} of {len(lines)} lines of {server.server.log}:", *lines[-20:]])
 
 
 def browser_state(browser: Any, test_name: str) -> str:
