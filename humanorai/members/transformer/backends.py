@@ -209,6 +209,31 @@ def make_backend(folder: Path, backend: Backend = "auto", precision: Precision =
     an error that says so. ``graph_window_length`` asks PyTorch on CUDA for CUDA graphs of runs up to that
     many tokens (see :class:`TorchBackend`); the other backends have none and ignore it.
     """
+    chosen = _pick_backend(folder, backend, precision, device, threads, graph_window_length)
+    warm_up(chosen)
+    return chosen
+
+
+#: The token ids of the one-window run :func:`warm_up` makes (any vocabulary has id 0).
+WARM_UP_IDS = np.zeros((1, 2), dtype=np.int64)
+
+
+def warm_up(backend: LogitsBackend) -> None:
+    """Run ``backend`` once, in the thread that made it, before it serves concurrent calls.
+
+    The first inference of a process initialises its runtime's pybind11 statics (numpy's C API behind
+    OpenVINO's ``tensor.data``). Two members' first calls at once in fresh server processes deadlocked
+    there (one thread in ``__cxa_guard_acquire``, the other holding the GIL: every thread stopped, the
+    server with them), in about one server start in ten of the page tests. One call here, while members
+    load one after another, makes that happen before any concurrency; it also takes the first inference's
+    setup out of the first request.
+    """
+    backend.logits(WARM_UP_IDS, np.ones_like(WARM_UP_IDS))
+
+
+def _pick_backend(folder: Path, backend: Backend, precision: Precision, device: Device | str, threads: int | None,
+                  graph_window_length: int | None) -> LogitsBackend:
+    """The backend :func:`make_backend` describes, not run yet."""
     threads = threads or usable_cpus()
     has_fp32, has_weights = (folder / ONNX_FP32).is_file(), (folder / WEIGHTS).is_file()
     has_openvino_int8 = (folder / OPENVINO_INT8).is_file()

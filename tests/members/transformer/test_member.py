@@ -324,3 +324,22 @@ def test_scoring_in_steps_yields_once_per_run_and_equals_predict_proba(tiny_bund
     windows = batch.annotations[(folder, "windows")].sum()
     assert yielded >= windows // 2  # at most two 64-token windows fit a 128-token run
     assert np.array_equal(stepwise, scorer.predict_proba(TextBatch(batch.texts)))
+
+
+@pytest.mark.parametrize(("backend", "precision", "runtime"), [
+    ("onnx", "int8", backends.OnnxBackend), ("openvino", "int8", backends.OpenVinoBackend)])
+def test_a_backend_has_run_once_in_the_thread_that_made_it(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           backend: str, precision: str, runtime: type) -> None:
+    """Its runtime's first inference in a process is then never two members' at once (a deadlock seen in
+    OpenVINO's pybind11 statics: see backends.warm_up)."""
+    calls: list[tuple[tuple[int, ...], str]] = []
+    real = runtime.logits
+
+    def recorded(self: object, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        calls.append((input_ids.shape, threading.current_thread().name))
+        return real(self, input_ids, attention_mask)
+
+    monkeypatch.setattr(runtime, "logits", recorded)
+    made = make_backend(tiny_bundle / "bert", backend, precision, "cpu", threads=1)  # type: ignore[arg-type]
+    assert calls == [((1, 2), threading.current_thread().name)]
+    assert made.logits(np.zeros((1, 4), np.int64), np.ones((1, 4), np.int64)).shape == (1, 2)
