@@ -443,7 +443,7 @@ def evaluate(
     try:
         path = _bundle_path(bundle)
         if held_out or test_split:
-            if group_by or group_pattern or (text_column, label_column) != ("text", "label"):
+            if DataSettings(text_column, label_column, group_by, group_pattern) != DataSettings():
                 raise InputError("--held-out and --test-split read the data with the columns and groups the "
                                  "training used; leave out --text-column, --label-column, --group-by and "
                                  "--group-pattern")

@@ -39,7 +39,8 @@ def held_out_corpus(manifest: Manifest, root: Path, data: Sequence[Path] = (), a
     if entries and len(paths) != len(entries):
         raise DataError(f"the bundle was trained on {len(entries)} data files, not {len(paths)}: "
                         f"{', '.join(str(entry['path']) for entry in entries)}")
-    for path, entry in zip(paths, entries or [{"path": path} for path in paths], strict=True):
+    # As many as recorded (checked above); with none recorded, load_sources names a file that is missing.
+    for path, entry in zip(paths, entries, strict=False):
         _check_recorded(path, entry)
     columns = DataSettings(text_column=options.get("--text-column", DataSettings.text_column),
                            label_column=options.get("--label-column", DataSettings.label_column),
