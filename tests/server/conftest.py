@@ -120,7 +120,10 @@ def server_state(server: LiveServer) -> str:
         answer = f"{httpx.get(f'{server.url}/ready', timeout=5).status_code}"
     except httpx.HTTPError as error:
         answer = f"no answer ({error!r})"
-    lines = server.server.log.read_text(errors="replace").splitlines()
+    try:
+        lines = server.server.log.read_text(errors="replace").splitlines()
+    except OSError as error:  # a report hook must not raise: the failure would become pytest's own
+        lines = [f"the log could not be read: {error!r}"]
     return "\n".join([f"GET /ready from a new client: {answer} after {time.monotonic() - started:.2f} s",
                       f"the last {min(len(lines), 20)} of {len(lines)} lines of {server.server.log}:", *lines[-20:]])
 
