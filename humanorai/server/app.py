@@ -270,15 +270,18 @@ async def health() -> dict[str, str]:
 
 @public.get("/ready", responses={503: {"model": ErrorResponse}})
 async def ready(parts: ServiceDependency) -> JSONResponse:
-    """200 once the models are loaded, with how each runs; 503 while loading or if loading failed."""
+    """200 once the models are loaded, with how each runs; 503 while loading or if loading failed. Both say
+    the request deadline, so a client (the page) knows when a silent server is stuck rather than busy."""
     loader = parts.loader
     engine = loader.engine
+    deadline = parts.settings.request_timeout_s
     if engine is None:
         status = "failed" if loader.error else "loading"
         headers = {} if loader.error else {"Retry-After": str(RETRY_AFTER_LOADING_S)}
-        return JSONResponse({"ready": False, "status": status, "error": loader.error}, 503, headers=headers)
+        return JSONResponse({"ready": False, "status": status, "error": loader.error, "request_timeout_s": deadline},
+                            503, headers=headers)
     return JSONResponse({
-        "ready": True, "status": "degraded" if engine.unavailable else "ok",
+        "ready": True, "status": "degraded" if engine.unavailable else "ok", "request_timeout_s": deadline,
         "bundle": engine.manifest.bundle_id, "members": engine.describe_members(),
         "unavailable": engine.unavailable, "load_seconds": round(loader.load_seconds or 0.0, 2),
         "ensemble": {"default": engine.ensemble.default, "methods": list(engine.ensemble.methods),

@@ -39,6 +39,7 @@ def test_ready_says_how_each_member_runs(app_client: TestClient) -> None:
     mojo = f"in-process MOJO on {java_runtime().describe()}"  # e.g. Java 17 (PATH)
     assert ready["members"] == {"DRF": mojo, "GBM": mojo, "GLM": mojo, "BERT": "onnx fp32", "RoBERTa": "onnx fp32"}
     assert ready["unavailable"] == {} and ready["status"] == "ok"
+    assert ready["request_timeout_s"] == TEST_SETTINGS.request_timeout_s  # the page's wait derives from it
 
 
 def test_predict_keeps_the_original_shape_and_adds_the_new_fields(app_client: TestClient) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,6 +190,36 @@ def test_a_server_with_an_api_key_asks_for_it_and_then_answers(browser: WebDrive
         assert "API key" in browser.find_element(By.ID, "error").text
         assert not browser.find_element(By.ID, "results").is_displayed()
         browser.find_element(By.ID, "api-key").send_keys("s3cret")
+        browser.find_element(By.ID, "analyze").click()
+        wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
+        assert not browser.find_element(By.ID, "error").is_displayed()
+    finally:
+        stop_server(server)
+
+
+def test_a_server_that_stops_answering_gets_a_clear_message_and_the_page_recovers(
+        browser: WebDriver, tiny_bundle: Path, tmp_path: Path) -> None:
+    """A stopped server (SIGSTOP: the kernel still takes the request, nothing answers) must not leave the page
+    at "Analysing…" for good: past the deadline /ready stated plus the page's margin, it says so, and works
+    again once the server does."""
+    server = start_server(tiny_bundle, tmp_path / "server.log", {"HUMANORAI_REQUEST_TIMEOUT_S": "2"})
+    process = server.server.process
+    try:
+        wait = open_page(browser, server)
+        type_text(browser, ARTICLE)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            browser.find_element(By.ID, "analyze").click()
+            assert browser.find_element(By.ID, "loading").is_displayed()
+            WebDriverWait(browser, 40).until(expected_conditions.visibility_of_element_located((By.ID, "error")))
+            waited = time.monotonic() - started
+        finally:
+            process.send_signal(signal.SIGCONT)
+        assert "did not answer within 12 s" in browser.find_element(By.ID, "error").text  # 2 s + 10 s margin
+        assert 11 < waited < 30
+        assert not browser.find_element(By.ID, "loading").is_displayed()
+        assert browser.find_element(By.ID, "analyze").is_enabled()
         browser.find_element(By.ID, "analyze").click()
         wait.until(expected_conditions.visibility_of_element_located((By.ID, "results")))
         assert not browser.find_element(By.ID, "error").is_displayed()

@@ -17,6 +17,11 @@ const SEGMENT_BANDS = [
   { below: Infinity, name: "very human-like", pattern: "no underline, darker" },
 ];
 const SEGMENT_HINT = "Hover over a highlighted segment, or move to it with Tab, to see its p_human.";
+// The server answers every request by its deadline (a 504 at worst), which /ready states; a page still
+// waiting this much longer is talking to a stuck server or a lost connection, and says so.
+const ANSWER_MARGIN_S = 10;
+let answerLimitS = 60 + ANSWER_MARGIN_S; // the server's default deadline, until /ready says its own
+const READY_LIMIT_S = 10;
 
 function countWords(text) {
   const trimmed = text.trim();
@@ -60,28 +65,49 @@ async function analyze() {
   }
   setLoading(true);
   try {
-    const response = await fetch("/predict", {
+    const body = answerOf(await exchange("/predict", {
       method: "POST",
       headers: requestHeaders(),
       body: JSON.stringify({
         text, ensemble: $("method").value, operating_point: $("point").value, segments: $("segments").checked,
       }),
-    });
-    const body = await answerOf(response);
+    }));
     if (!body) return;
     lastResult = body;
     render(body);
     renderSegments(body, text);
   } catch (error) {
-    showError(`The server could not be reached: ${error.message}`);
+    showError(error.message);
   } finally {
     setLoading(false);
   }
 }
 
+// The response to a request and its JSON body (or an error naming its status), both within `seconds`;
+// throws an Error whose message tells the user what happened when the server is unreachable or silent.
+async function exchange(url, options = {}, seconds = answerLimitS) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), seconds * 1000);
+  try {
+    const response = await fetch(url, { ...options, signal: controller.signal });
+    const body = await response.json().catch((error) => {
+      if (controller.signal.aborted) throw error;
+      return { error: `HTTP ${response.status}` };
+    });
+    return { response, body };
+  } catch (error) {
+    if (controller.signal.aborted) {
+      throw new Error(`The server did not answer within ${seconds} s: it may be stuck, or the connection lost. ` +
+                      "Try again in a moment.");
+    }
+    throw new Error(`The server could not be reached: ${error.message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // The body of a successful answer, or null after showing what went wrong (and asking for a key on a 401).
-async function answerOf(response) {
-  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+function answerOf({ response, body }) {
   if (response.status === 401) {
     $("key-row").hidden = false;
     $("api-key").focus();
@@ -115,7 +141,7 @@ async function openDocument(file) {
   setLoading(true);
   try {
     // The browser sets the multipart Content-Type (with its boundary) itself.
-    const body = await answerOf(await fetch("/extract", { method: "POST", headers: keyHeaders(), body: form }));
+    const body = answerOf(await exchange("/extract", { method: "POST", headers: keyHeaders(), body: form }));
     if (!body) {
       $("file-note").hidden = true;
       return;
@@ -125,7 +151,7 @@ async function openDocument(file) {
     $("file-note").textContent =
       `Read ${body.word_count} words from ${body.filename} (${body.format.toUpperCase()}); edit the text if needed.`;
   } catch (error) {
-    showError(`The server could not be reached: ${error.message}`);
+    showError(error.message);
     return;
   } finally {
     setLoading(false);
@@ -328,8 +354,8 @@ function offerMethods(ensemble) {
 
 async function pollReady() {
   try {
-    const response = await fetch("/ready");
-    const body = await response.json();
+    const { response, body } = await exchange("/ready", {}, READY_LIMIT_S);
+    if (body.request_timeout_s !== undefined) answerLimitS = body.request_timeout_s + ANSWER_MARGIN_S;
     if (response.ok) {
       const degraded = Object.keys(body.unavailable).length;
       $("status").textContent = degraded
@@ -342,7 +368,7 @@ async function pollReady() {
     $("status").textContent = body.status === "failed" ? `Models failed to load: ${body.error}` : "Loading models…";
     if (body.status !== "failed") setTimeout(pollReady, 1000);
   } catch (error) {
-    $("status").textContent = "Server unreachable; retrying…";
+    $("status").textContent = "Server unreachable or not answering; retrying…";
     setTimeout(pollReady, 2000);
   }
 }
