@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -33,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 
 from experiments.ensemble_cross import check_same_texts, fold_numbers, read_transformer_run
 from experiments.transformer_cross import write
-from humanorai.corpus import load_sources
+from humanorai.corpus import Corpus, load_sources
 from humanorai.errors import HumanoraiError
 from humanorai.labels import HUMAN
 from humanorai.scoring.ensemble import logit
@@ -80,12 +81,18 @@ VARIANTS: dict[str, tuple[str, Callable[[], Classifier], Weighting]] = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def stored_scores_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every reader of :func:`stored_scores` takes: the data files and the transformer runs."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="+", type=Path, help="the data files the runs read, in their order")
     parser.add_argument("--transformer", action="append", default=[], metavar="FILE=RECIPE",
                         help="a transformer_cross JSON and the one recipe to use; once per transformer member")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = stored_scores_parser(__doc__)
     parser.add_argument("--h2o", type=Path, action="append", required=True,
                         help="an ensemble_cross JSON on the same folds; given more than once, a member's scores "
                              "come from the last file that has them")
@@ -93,41 +100,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        runs = [read_transformer_run(argument) for argument in args.transformer]
-        if not runs or any(len(run.recipes) != 1 or "=" not in argument
-                           for run, argument in zip(runs, args.transformer, strict=True)):
-            raise ValueError("give at least one --transformer FILE=RECIPE, with exactly one recipe each")
-        h2o_runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.h2o]
-        first = runs[0].run
-        if (any(h2o_run["setup"]["folds"] != first["folds"] for h2o_run in h2o_runs)
-                or any(run.run["folds"] != first["folds"] for run in runs)):
-            raise ValueError("the runs were cross-validated on different folds")
-        corpus, files = load_sources([DataSource(path, DataSettings(group_by="source",
-                                                                    group_pattern=first["settings"]["group_pattern"]))
-                                      for path in args.data])
-        evaluated = np.asarray(first["evaluated"]["positions"], dtype=np.int64)
-        for run in runs:
-            check_same_texts(run.run, corpus, files, evaluated)
-    except (OSError, KeyError, ValueError, HumanoraiError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    assert corpus.groups is not None
+@dataclass(frozen=True)
+class StoredScores:
+    """The held-out texts of stored cross-validated runs and every member's held-out ``p_human`` on them."""
+
+    held_out: Corpus
+    #: The transformers' first, in the order given, then the H2O members'.
+    p_human: dict[str, np.ndarray]
+    #: Each text's fold.
+    fold_of: np.ndarray
+
+
+def stored_scores(data: list[Path], transformers: list[str], h2o: list[Path]) -> StoredScores:
+    """Read ``--transformer FILE=RECIPE`` runs (one recipe each) and ``--h2o`` runs, checked to share folds
+    and held-out texts (a member's scores from the last ``--h2o`` file that has them); ValueError, KeyError,
+    OSError or HumanoraiError where they do not fit together."""
+    runs = [read_transformer_run(argument) for argument in transformers]
+    if not runs or any(len(run.recipes) != 1 or "=" not in argument
+                       for run, argument in zip(runs, transformers, strict=True)):
+        raise ValueError("give at least one --transformer FILE=RECIPE, with exactly one recipe each")
+    h2o_runs = [json.loads(path.read_text(encoding="utf-8")) for path in h2o]
+    first = runs[0].run
+    if (any(h2o_run["setup"]["folds"] != first["folds"] for h2o_run in h2o_runs)
+            or any(run.run["folds"] != first["folds"] for run in runs)):
+        raise ValueError("the runs were cross-validated on different folds")
+    corpus, files = load_sources([DataSource(path, DataSettings(group_by="source",
+                                                                group_pattern=first["settings"]["group_pattern"]))
+                                  for path in data])
+    evaluated = np.asarray(first["evaluated"]["positions"], dtype=np.int64)
+    for run in runs:
+        check_same_texts(run.run, corpus, files, evaluated)
     p_human = {run.member: next(iter(run.recipes.values())) for run in runs}
     for h2o_run in h2o_runs:
         p_human |= {name: np.asarray(values, dtype=np.float64) for name, values in h2o_run["scores"].items()}
     held_out = corpus.subset(evaluated)
-    words = np.array([len(text.split()) for text in held_out.texts], dtype=np.float64)
     assert held_out.groups is not None
-    fold_of = fold_numbers(held_out.groups, first["folds"])
+    return StoredScores(held_out, p_human, fold_numbers(held_out.groups, first["folds"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        stored = stored_scores(args.data, args.transformer, args.h2o)
+    except (OSError, KeyError, ValueError, HumanoraiError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    held_out, p_human, fold_of = stored.held_out, stored.p_human, stored.fold_of
+    assert held_out.groups is not None
+    words = np.array([len(text.split()) for text in held_out.texts], dtype=np.float64)
     variants = compare(p_human, words, held_out.labels, held_out.groups, fold_of)
     for name, entry in variants.items():
         print(f"{name}: pooled ROC AUC {entry['roc_auc']:.4f}, accuracy {entry['accuracy']:.4f}, "
               f"group ROC AUC mean {entry['group_roc_auc_mean']:.4f} / lowest {entry['group_roc_auc_lowest']:.4f}",
               file=sys.stderr)
-    write(args.out, {"members": list(p_human), "texts": len(evaluated), "variants": variants})
+    write(args.out, {"members": list(p_human), "texts": len(held_out), "variants": variants})
     return 0
 
 

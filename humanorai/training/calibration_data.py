@@ -7,7 +7,8 @@ split (see :mod:`humanorai.training.out_of_fold`), pooled with their validation 
 calibration sees every group but the test split's. The members that are not retrained (the transformers
 saw the training split) keep the validation split for their calibration. The stacker and the operating
 points need every member's honest score on the same texts: the pooled rows when every member was
-retrained, the validation split otherwise.
+retrained, the validation split otherwise — where the stacker's first stage, the retrained members' weights
+among themselves, is still fitted on the pooled rows (:func:`~humanorai.training.stacking.fit_two_stage_stacker`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class CalibrationData:
     p_human: dict[str, np.ndarray]
     #: What the manifest records under ``training.calibration``.
     record: dict[str, Any]
+    #: Where only some members (two or more) were retrained: their raw ``p_human`` on the pooled rows and
+    #: those rows' labels, for the stacker's first stage.
+    first_stage: tuple[dict[str, np.ndarray], np.ndarray] | None = None
 
 
 def validation_data(valid: Corpus, valid_scores: dict[str, np.ndarray]) -> CalibrationData:
@@ -54,8 +58,11 @@ def pooled_data(train: Corpus, out_of_fold: OutOfFold, valid: Corpus,
     every_member = set(valid_scores) <= set(out_of_fold.p_human)
     corpus = pooled if every_member else valid
     p_human = {name: by_member[name][0] if every_member else values for name, values in valid_scores.items()}
+    retrained = [name for name in valid_scores if name in out_of_fold.p_human]
+    first_stage = (None if every_member or len(retrained) < 2
+                   else ({name: by_member[name][0] for name in retrained}, pooled.labels))
     return CalibrationData(
-        by_member=by_member, corpus=corpus, p_human=p_human,
+        by_member=by_member, corpus=corpus, p_human=p_human, first_stage=first_stage,
         record={"fitted_on": "group-kfold", "refit_members": sorted(out_of_fold.p_human),
                 "folds": out_of_fold.folds, "validation_groups": _groups(valid),
                 "member_texts": {name: len(labels) for name, (_, labels) in by_member.items()},

@@ -37,7 +37,7 @@ from humanorai.scoring.ensemble import MAJORITY, STACKED, Calibration, EnsembleP
 from humanorai.settings import TrainSettings
 from humanorai.training.calibration_data import CalibrationData, pooled_data, validation_data
 from humanorai.training.out_of_fold import out_of_fold_scores
-from humanorai.training.stacking import fit_calibration, fit_operating_points, fit_stacker
+from humanorai.training.stacking import fit_calibration, fit_operating_points, fit_stacker, fit_two_stage_stacker
 
 REPORT_DIR = "report"
 #: Fewer texts than this in a split gets a warning: its fitted numbers or metrics are mostly noise.
@@ -246,7 +246,7 @@ def _calibration_data(settings: TrainSettings, split: Split, files: list[dict[st
 def fit_ensemble(thresholds: dict[str, float], data: CalibrationData, calibrate: bool) -> Fitted:
     """Fit the optional calibrations of the members (``thresholds``: each member's vote threshold), each on
     its own rows, then the stacker and the operating points on the rows where every member has an honest
-    score."""
+    score (the stacker's first stage, where there is one, on the rows of the members retrained per fold)."""
     what = "calibration, the stacked ensemble" if calibrate else "the stacked ensemble"
     calibrations: dict[str, Calibration] = {}
     ensemble: dict[str, Any] = {}
@@ -262,7 +262,17 @@ def fit_ensemble(thresholds: dict[str, float], data: CalibrationData, calibrate:
         if len(p_human) < 2:
             note("one member: no stacked ensemble")
         else:
-            stacker = fit_stacker(p_human, data.corpus.labels)
+            if data.first_stage is None:
+                stacker = fit_stacker(p_human, data.corpus.labels)
+                ensemble["stacked_fitted"] = {"rule": "one-stage", "texts": len(data.corpus)}
+            else:
+                first_p_human, first_labels = data.first_stage
+                stacker = fit_two_stage_stacker(calibrated(first_p_human, calibrations), first_labels, p_human,
+                                                data.corpus.labels)
+                ensemble["stacked_fitted"] = {"rule": "two-stage", "first_stage": list(first_p_human),
+                                              "first_stage_texts": len(first_labels), "texts": len(data.corpus)}
+                note(f"stacker: {', '.join(first_p_human)} weighed among themselves on {len(first_labels)} "
+                     f"texts, their combination against the others on {len(data.corpus)}")
             ensemble[STACKED] = stacker.to_dict()
             note("stacker weights: " + ", ".join(
                 f"{name} {weight:.3f}" for name, weight in zip(stacker.members, stacker.weights, strict=True)))

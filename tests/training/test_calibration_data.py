@@ -30,6 +30,19 @@ def test_a_retrained_member_is_calibrated_on_pooled_scores_and_the_ensemble_on_r
     assert data.corpus is VALID and data.p_human["GLM"].tolist() == [0.2, 0.9]  # BERT has no honest training score
     assert data.record["fitted_on"] == "group-kfold" and data.record["refit_members"] == ["GLM"]
     assert data.record["member_texts"] == {"GLM": 6, "BERT": 2} and data.record["ensemble_texts"] == 2
+    assert data.first_stage is None  # one retrained member: nothing to weigh among themselves
+
+
+def test_two_retrained_members_beside_one_that_is_not_bring_a_first_stage_on_the_pooled_rows() -> None:
+    out_of_fold = OutOfFold({"GLM": np.array([0.8, 0.1, 0.7, 0.4]), "DRF": np.array([0.6, 0.3, 0.5, 0.5])},
+                            [["a"], ["b"]])
+    data = pooled_data(TRAIN, out_of_fold, VALID, {**VALID_SCORES, "DRF": np.array([0.4, 0.7])})
+    assert data.corpus is VALID  # the stacker's second stage: the rows BERT has
+    assert data.first_stage is not None
+    p_human, labels = data.first_stage
+    assert {name: values.tolist() for name, values in p_human.items()} == {
+        "GLM": [0.8, 0.1, 0.7, 0.4, 0.2, 0.9], "DRF": [0.6, 0.3, 0.5, 0.5, 0.4, 0.7]}
+    assert labels.tolist() == [1, 0, 1, 0, 0, 1]
 
 
 def test_with_every_member_retrained_the_ensemble_is_fitted_on_every_pooled_row() -> None:
@@ -40,3 +53,4 @@ def test_with_every_member_retrained_the_ensemble_is_fitted_on_every_pooled_row(
     assert data.corpus.groups is not None and data.corpus.groups.tolist() == ["a", "a", "b", "b", "c", "c"]
     assert data.p_human["BERT"].tolist() == [0.6, 0.5, 0.9, 0.2, 0.3, 0.6]
     assert data.record["folds"] == [["a"], ["b"]] and data.record["ensemble_texts"] == 6
+    assert data.first_stage is None  # every member has the pooled rows: one stage fits them all

@@ -174,6 +174,7 @@ def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(cor
     pooled = split["train"]["rows"] + split["valid"]["rows"]
     assert record["member_texts"] == {"BERT": pooled, "GLM": pooled} and record["ensemble_texts"] == pooled
     assert manifest.ensemble["method"] == "stacked" and manifest.ensemble["stacked"]["members"] == ["GLM", "BERT"]
+    assert manifest.ensemble["stacked_fitted"] == {"rule": "one-stage", "texts": pooled}
     assert set(manifest.ensemble["operating_points"]) == {"majority", "soft", "stacked"}
     groups = len(split["train"]["groups"]) + len(split["valid"]["groups"])
     assert manifest.ensemble["operating_points_fitted"]["groups"] == groups  # pooled rows: every group's humans
@@ -200,6 +201,24 @@ def test_group_kfold_calibration_is_recorded_and_served_like_any_calibration(cor
         for raw_vote, vote in zip(before.votes, after.votes, strict=True):
             expected = Calibration.from_dict(calibrations[vote.member]).apply(np.array([raw_vote.p_human]))[0]
             assert vote.p_human == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_with_some_members_retrained_the_stacker_weighs_them_on_the_pooled_rows(corpus_csv: Path,
+                                                                                tmp_path: Path) -> None:
+    """The demo's recipe in small: the H2O members have out-of-fold scores, BERT only the validation split's."""
+    out = tmp_path / "two-stage"
+    result = run_cli("train", str(corpus_csv), "--out", str(out), "--members", "drf,glm,bert", *TINY_TRAIN_ARGS,
+                     "--epochs", "1", "--calibrate", "--calibration", "group-kfold", "--calibration-folds", "2")
+    assert result.returncode == 0, result.stderr
+    manifest = load_bundle(out)
+    split = manifest.training["split"]
+    assert manifest.training["calibration"]["refit_members"] == ["DRF", "GLM"]
+    assert manifest.ensemble["stacked_fitted"] == {
+        "rule": "two-stage", "first_stage": ["DRF", "GLM"],
+        "first_stage_texts": split["train"]["rows"] + split["valid"]["rows"], "texts": split["valid"]["rows"]}
+    assert manifest.ensemble["stacked"]["members"] == ["DRF", "GLM", "BERT"]
+    assert "DRF, GLM weighed among themselves on" in result.stderr
 
 
 @pytest.mark.slow
