@@ -57,16 +57,13 @@ def rule_data(rule: str, p_human: dict[str, np.ndarray], corpus: Corpus, every: 
               few: np.ndarray) -> CalibrationData:
     """What a bundle would fit on under ``rule``: ``every`` the rows outside the fold, ``few`` the drawn
     validation groups' rows among them."""
-    if rule == "every group":
-        every_p_human = {name: values[every] for name, values in p_human.items()}
-        return CalibrationData(by_member={name: (values, corpus.labels[every])
-                                          for name, values in every_p_human.items()},
-                               corpus=corpus.subset(every), p_human=every_p_human, record={"fitted_on": rule})
-    rows_of = {name: every if name in TRIO else few for name in p_human}
+    shared = every if rule == "every group" else few  # where every member has a score
+    rows_of = {name: every if name in TRIO else shared for name in p_human}
     first_stage = ({name: p_human[name][every] for name in TRIO}, corpus.labels[every]) if rule == "two-stage" else None
     return CalibrationData(by_member={name: (values[rows_of[name]], corpus.labels[rows_of[name]])
                                       for name, values in p_human.items()},
-                           corpus=corpus.subset(few), p_human={name: values[few] for name, values in p_human.items()},
+                           corpus=corpus.subset(shared),
+                           p_human={name: values[shared] for name, values in p_human.items()},
                            record={"fitted_on": rule}, first_stage=first_stage)
 
 
@@ -92,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     progress.console.quiet = True  # thousands of fits, each with its notes
-    answers = replayed(p_human, held_out, stored.fold_of, args.validation_groups, args.draws, args.seed)
-    progress.console.quiet = False
+    try:
+        answers = replayed(p_human, held_out, stored.fold_of, args.validation_groups, args.draws, args.seed)
+    finally:
+        progress.console.quiet = False
     report = {rule: {model: summary(held_out.labels, [draw[model] for draw in draws],
-                                    [draw[model] for draw in answers["one-stage"]]) for model in MODELS}
+                                    [draw[model] for draw in answers["one-stage"]], verdicts_only=model != STACKED)
+                     for model in MODELS}
               for rule, draws in answers.items()}
     for rule, by_model in report.items():
         for model, entry in by_model.items():
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def replayed(p_human: dict[str, np.ndarray], corpus: Corpus, fold_of: np.ndarray, validation_groups: int,
              draws: int, seed: int) -> dict[str, list[dict[str, np.ndarray]]]:
-    """Per rule and draw, every held-out text's stacked ``p_human`` and verdict at ``fpr5``, each fold's
+    """Per rule and draw, every held-out text's stacked ``p_human`` and verdicts at the operating points, each fold's
     numbers fitted on the other folds' texts only (:func:`rule_data`)."""
     assert corpus.groups is not None
     generator = np.random.default_rng(seed)
@@ -136,21 +136,21 @@ def replayed(p_human: dict[str, np.ndarray], corpus: Corpus, fold_of: np.ndarray
     return answers
 
 
-def summary(labels: np.ndarray, draws: list[np.ndarray], baseline: list[np.ndarray]) -> dict[str, dict[str, float]]:
-    """Mean, standard deviation and worst over the draws of the pooled measures (verdicts only, for an
-    operating point's answers), and of the ROC AUC's gain over ``baseline``'s in the same draw (paired: the
+def summary(labels: np.ndarray, draws: list[np.ndarray], baseline: list[np.ndarray],
+            verdicts_only: bool) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation and worst over the draws of the pooled measures (of the verdicts only, for an
+    operating point's 0/1 answers), and of the ROC AUC's gain over ``baseline``'s in the same draw (paired: the
     same validation groups)."""
-    verdicts_only = set(np.unique(draws[0]).tolist()) <= {0.0, 1.0}
     measures: dict[str, list[float]] = {"accuracy": [], "human_flagged_ai": []}
     if not verdicts_only:
         measures |= {"roc_auc": [], "roc_auc_gain": [], "ece": []}
     for answer, reference in zip(draws, baseline, strict=True):
-        predictions = (answer >= 0.5).astype(np.int64)
-        measures["accuracy"].append(binary_metrics(labels, answer, predictions=predictions)["accuracy"])
-        measures["human_flagged_ai"].append(human_flagged_ai(labels, predictions))
+        metrics = binary_metrics(labels, answer)  # verdicts at 0.5: an operating point's 0/1 answers as they are
+        measures["accuracy"].append(metrics["accuracy"])
+        measures["human_flagged_ai"].append(human_flagged_ai(labels, (answer >= 0.5).astype(np.int64)))
         if not verdicts_only:
-            measures["roc_auc"].append(binary_metrics(labels, answer)["roc_auc"])
-            measures["roc_auc_gain"].append(measures["roc_auc"][-1] - binary_metrics(labels, reference)["roc_auc"])
+            measures["roc_auc"].append(metrics["roc_auc"])
+            measures["roc_auc_gain"].append(metrics["roc_auc"] - binary_metrics(labels, reference)["roc_auc"])
             measures["ece"].append(expected_calibration_error(reliability(labels, answer)))
     worst = {"roc_auc": min, "roc_auc_gain": min, "accuracy": min, "ece": max, "human_flagged_ai": max}
     return {name: {"mean": round(float(np.mean(values)), 6), "sd": round(float(np.std(values)), 6),

@@ -17,6 +17,11 @@ from humanorai.training.stacking import (
 )
 
 
+def member_scores(rng: np.random.Generator, labels: np.ndarray, strength: float) -> np.ndarray:
+    """A member's ``p_human``: its logit leans ``strength`` towards the true label, plus unit noise."""
+    return sigmoid(np.where(labels == 1, strength, -strength) + rng.normal(0.0, 1.0, len(labels)))
+
+
 def test_platt_scaling_recovers_the_generating_slope_and_intercept() -> None:
     rng = np.random.default_rng(0)
     raw_logits = rng.normal(0.0, 2.0, 20000)
@@ -29,17 +34,12 @@ def test_platt_scaling_recovers_the_generating_slope_and_intercept() -> None:
 def test_the_stacker_weights_the_informative_member_and_ignores_noise() -> None:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 5000)
-    informative = sigmoid(np.where(labels == 1, 1.5, -1.5) + rng.normal(0.0, 1.0, 5000))
+    informative = member_scores(rng, labels, 1.5)
     noise = rng.random(5000)
     stacker = fit_stacker({"good": informative, "noise": noise}, labels)
     assert stacker.members == ("good", "noise")
     good, ignored = stacker.weights
     assert good > 1.0 and abs(ignored) < 0.1
-
-
-def member_scores(rng: np.random.Generator, labels: np.ndarray, strength: float) -> np.ndarray:
-    """A member's ``p_human``: its logit leans ``strength`` towards the true label, plus unit noise."""
-    return sigmoid(np.where(labels == 1, strength, -strength) + rng.normal(0.0, 1.0, len(labels)))
 
 
 def test_a_two_stage_stacker_weighs_the_first_stage_members_on_their_many_rows_only() -> None:
